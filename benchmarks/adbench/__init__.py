@@ -1,0 +1,1 @@
+"""ADBench real workloads (GMM, LSTM, BA, hand tracking): data readers, objectives, hand-written adjoints."""

@@ -1,0 +1,1 @@
+"""Backends turn generated source into callables: `cpu` (numba.njit), `python` (debugging)."""

@@ -1,0 +1,200 @@
+"""Codegen: IR -> deterministic, readable Python source.
+
+One statement per line; a comment above each group of statements names the user's line they
+came from; names are the IR's (``x_bar``, ``tape_t``, ``t3``), so the same program always gives
+the same text.  The module header imports what generated code uses; the backend decides what
+``_jit`` is (``numba.njit(cache=True, ...)`` or nothing).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While
+from .primitives import PRIMS
+from .types import ArrayType
+
+
+def format_const(value, dtype: str | None = None) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, np.bool_)):
+        return "True" if value else "False"
+    if isinstance(value, (int, np.integer)):
+        text = str(int(value))
+    else:
+        value = float(value)
+        if math.isnan(value):
+            text = "np.nan"
+        elif math.isinf(value):
+            text = "np.inf" if value > 0 else "-np.inf"
+        else:
+            text = repr(value)
+        if dtype == "float32":
+            return f"np.float32({text})"
+    return f"({text})" if text.startswith("-") else text
+
+
+class _Writer:
+    def __init__(self, func: Func):
+        self.func = func
+        self.types = func.types
+        self.lines: list = []
+        self.last_loc = None
+
+    def atom(self, a, dtype=None) -> str:
+        if isinstance(a, Var):
+            return a.name
+        return format_const(a.value, dtype)
+
+    def out_dtype(self, stmt) -> str | None:
+        if isinstance(stmt, Eqn) and stmt.outs:
+            t = self.types.get(stmt.outs[0].name)
+            if isinstance(t, ArrayType) and t.is_float:
+                return t.dtype
+        return None
+
+    def index(self, index, dtype=None) -> str:
+        parts = []
+        for item in index:
+            if item is NEWAXIS:
+                parts.append("None")
+            elif isinstance(item, Slice):
+                s = [("" if p is None else self.atom(p)) for p in (item.start, item.stop,
+                                                                     item.step)]
+                parts.append(f"{s[0]}:{s[1]}" + (f":{s[2]}" if item.step is not None else ""))
+            else:
+                parts.append(self.atom(item))
+        if len(parts) == 1 and len(index) == 1 and not isinstance(index[0], Slice):
+            return parts[0]
+        return ", ".join(parts)
+
+    def comment(self, stmt, pad):
+        loc = getattr(stmt, "loc", None)
+        if loc is None:
+            return
+        key = (loc.file, loc.line)
+        if key != self.last_loc:
+            self.last_loc = key
+            text = f"  {loc.text}" if loc.text else ""
+            self.lines.append(f"{pad}# L{loc.line}:{text}")
+
+    def eqn_expr(self, eqn: Eqn) -> str:
+        prim = PRIMS[eqn.prim]
+        dtype = self.out_dtype(eqn)
+        if eqn.prim == "zero_of":
+            return self.zero_of(eqn.outs[0])
+        if eqn.prim == "copy" and isinstance(eqn.ins[0], Const):
+            return self.atom(eqn.ins[0], dtype)
+        args = [self.atom(a, dtype) for a in eqn.ins]
+        params = {"args": ", ".join(args)}
+        for name in prim.params:
+            if name == "index":
+                params["index"] = self.index(eqn.params["index"])
+            elif name == "dtype":
+                params["dtype"] = self.dtype_of(eqn)
+            elif name in eqn.params:
+                params[name] = repr(eqn.params[name])
+            else:
+                params[name] = "None"
+        return prim.fmt.format(*args, **params)
+
+    def dtype_of(self, eqn: Eqn) -> str:
+        t = self.types.get(eqn.outs[0].name)
+        return t.dtype if isinstance(t, ArrayType) else "float64"
+
+    def zero_of(self, var: Var) -> str:
+        t = self.types.get(var.name)
+        if not isinstance(t, ArrayType):
+            raise TypeError(f"cannot make an initial value for {var.name} of type {t}")
+        if t.ndim == 0:
+            return format_const(False if t.is_bool else 0 if t.is_int else 0.0, t.dtype)
+        return f"np.empty(({'0, ' * t.ndim}), dtype=np.{t.dtype})"
+
+    def stmt(self, stmt, depth: int):
+        pad = "    " * depth
+        self.comment(stmt, pad)
+        if isinstance(stmt, Eqn):
+            expr = self.eqn_expr(stmt)
+            if not stmt.outs:
+                self.lines.append(pad + expr)
+            else:
+                outs = ", ".join(o.name for o in stmt.outs)
+                self.lines.append(f"{pad}{outs} = {expr}")
+        elif isinstance(stmt, Store):
+            op = "+=" if stmt.op == "add" else "="
+            dtype = None
+            t = self.types.get(stmt.target.name)
+            if isinstance(t, ArrayType) and t.is_float:
+                dtype = t.dtype
+            self.lines.append(f"{pad}{stmt.target.name}[{self.index(stmt.index)}] {op} "
+                              f"{self.atom(stmt.value, dtype)}")
+        elif isinstance(stmt, If):
+            self.lines.append(f"{pad}if {self.atom(stmt.cond)}:")
+            self.block(stmt.then, depth + 1)
+            if stmt.orelse.stmts:
+                self.lines.append(f"{pad}else:")
+                self.block(stmt.orelse, depth + 1)
+        elif isinstance(stmt, For):
+            args = [self.atom(stmt.start), self.atom(stmt.stop)]
+            if not (isinstance(stmt.step, Const) and stmt.step.value == 1):
+                args.append(self.atom(stmt.step))
+            elif args[0] == "0":
+                args = args[1:]
+            self.lines.append(f"{pad}for {stmt.var.name} in range({', '.join(args)}):")
+            self.block(stmt.body, depth + 1)
+        elif isinstance(stmt, While):
+            self.lines.append(f"{pad}while True:")
+            self.block(stmt.cond_block, depth + 1, allow_empty=True)
+            self.lines.append(f"{pad}    if not {self.atom(stmt.cond)}:")
+            self.lines.append(f"{pad}        break")
+            self.block(stmt.body, depth + 1, allow_empty=True)
+        elif isinstance(stmt, Break):
+            self.lines.append(f"{pad}break")
+        elif isinstance(stmt, Continue):
+            self.lines.append(f"{pad}continue")
+        else:
+            raise TypeError(f"cannot generate code for {stmt!r}")
+
+    def block(self, block: Block, depth: int, allow_empty=False):
+        if not block.stmts:
+            if not allow_empty:
+                self.lines.append("    " * depth + "pass")
+            return
+        for stmt in block.stmts:
+            self.stmt(stmt, depth)
+
+    def result(self, result) -> str:
+        if isinstance(result, tuple):
+            inner = ", ".join(self.result(r) for r in result)
+            return f"({inner},)" if len(result) == 1 else f"({inner})"
+        return self.atom(result)
+
+    def function(self, decorator: str | None) -> list:
+        f = self.func
+        if decorator:
+            self.lines.append(f"@{decorator}")
+        self.lines.append(f"def {f.name}({', '.join(p.name for p in f.params)}):")
+        self.block(f.body, 1, allow_empty=True)
+        res = self.result(f.result)
+        if res.startswith("(") and res.endswith(")") and isinstance(f.result, tuple):
+            res = res[1:-1]
+        self.lines.append(f"    return {res}")
+        return self.lines
+
+
+def generate_function(func: Func, decorator: str | None = "_jit") -> str:
+    return "\n".join(_Writer(func).function(decorator))
+
+
+def generate_module(funcs: list, header: list, preamble: list) -> str:
+    """A complete module: header comments, imports, the backend preamble, the functions."""
+    lines = [f"# {h}" if h else "#" for h in header]
+    lines += ["", "import math", "", "import numpy as np", "", "from srcgrad import runtime as rt"]
+    lines += preamble
+    for func in funcs:
+        lines += ["", ""]
+        lines.append(generate_function(func))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,355 @@
+"""IR-to-IR passes: type inference, constant folding, dead-code elimination, activity.
+
+Each pass takes a `Func` and returns a `Func` (or an analysis result), so it can be run and
+printed alone (see `srcgrad.pipeline`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import TypeInferenceError
+from .ir import (
+    Block,
+    Const,
+    Eqn,
+    For,
+    Func,
+    If,
+    Store,
+    Var,
+    While,
+    child_blocks,
+    stmt_defs,
+    stmt_uses,
+    walk,
+)
+from .primitives import NONDIFF, PRIMS
+from .types import I64, ArrayType, TupleType, from_value, promote_dtypes
+
+# ---------------------------------------------------------------------------------------------
+# type inference
+
+
+def _join(old, new, name, loc):
+    if old is None or old == new:
+        return new
+    if isinstance(old, TupleType) or isinstance(new, TupleType):
+        if isinstance(old, TupleType) and isinstance(new, TupleType) and \
+                len(old.items) == len(new.items):
+            return TupleType(tuple(_join(a, b, name, loc) for a, b in zip(old.items, new.items)))
+        raise TypeInferenceError(f"variable {name!r} holds {old} on one path and {new} on "
+                                 "another", loc, construct="types")
+    if old.ndim != new.ndim:
+        raise TypeInferenceError(
+            f"variable {name!r} is {old} on one path and {new} on another; numba needs one "
+            "type per variable (use a different name)", loc, construct="types")
+    return ArrayType(promote_dtypes(old.dtype, new.dtype), old.ndim)
+
+
+class _Inferrer:
+    def __init__(self, func: Func):
+        self.func = func
+        self.types: dict = {}
+        self.changed = False
+        self.strict = False
+
+    def atom_type(self, atom, loc):
+        if isinstance(atom, Const):
+            return from_value(atom.value) if atom.value is not None else None
+        t = self.types.get(atom.name)
+        if t is None and self.strict:
+            raise TypeInferenceError(f"variable {atom.name!r} is used before it is assigned",
+                                     loc, construct="name")
+        return t
+
+    def define(self, var, t, loc):
+        new = _join(self.types.get(var.name), t, var.name, loc)
+        if new != self.types.get(var.name):
+            self.types[var.name] = new
+            self.changed = True
+
+    def block(self, block):
+        for stmt in block.stmts:
+            self.stmt(stmt)
+
+    def stmt(self, stmt):
+        loc = getattr(stmt, "loc", None)
+        if isinstance(stmt, Eqn):
+            in_types = [self.atom_type(a, loc) for a in stmt.ins]
+            if any(t is None for t, a in zip(in_types, stmt.ins) if not
+                   (isinstance(a, Const) and a.value is None)):
+                return
+            weak = [isinstance(a, Const) and not isinstance(a.value, np.generic)
+                    for a in stmt.ins]
+            try:
+                outs = PRIMS[stmt.prim].infer(in_types, stmt.params, weak)
+            except TypeInferenceError:
+                raise
+            except (TypeError, ValueError, IndexError, KeyError) as exc:
+                raise TypeInferenceError(f"cannot apply {stmt.prim} to "
+                                         f"{', '.join(map(str, in_types))}: {exc}", loc,
+                                         construct=stmt.prim) from None
+            for var, t in zip(stmt.outs, outs):
+                if t is not None:
+                    self.define(var, t, loc)
+        elif isinstance(stmt, Store):
+            t = self.atom_type(stmt.target, loc)
+            if t is not None and (isinstance(t, TupleType) or t.ndim == 0):
+                raise TypeInferenceError(f"{stmt.target.name!r} is not an array; cannot store "
+                                         "into it", loc, construct="store")
+        elif isinstance(stmt, For):
+            for b in (stmt.start, stmt.stop, stmt.step):
+                t = self.atom_type(b, loc)
+                if t is not None and not (isinstance(t, ArrayType) and t.ndim == 0 and
+                                          (t.is_int or t.is_bool)):
+                    raise TypeInferenceError(f"range() needs integers, got {t}", loc,
+                                             construct="range")
+            self.define(stmt.var, I64, loc)
+            self.block(stmt.body)
+        elif isinstance(stmt, While):
+            self.block(stmt.cond_block)
+            self.block(stmt.body)
+        elif isinstance(stmt, If):
+            self.block(stmt.then)
+            self.block(stmt.orelse)
+
+
+def infer_types(func: Func, arg_types: list) -> Func:
+    """Fill ``func.types`` from the argument types, iterating loops to a fixed point."""
+    inf = _Inferrer(func)
+    for param, t in zip(func.params, arg_types):
+        inf.types[param.name] = t
+    for _ in range(20):
+        inf.changed = False
+        inf.block(func.body)
+        if not inf.changed:
+            break
+    inf.strict = True
+    inf.block(func.body)
+    for atom in func.result_atoms():
+        inf.atom_type(atom, func.loc)
+    func.types = inf.types
+    return func
+
+
+def result_type(func: Func, atom):
+    if isinstance(atom, Const):
+        return from_value(atom.value)
+    return func.types[atom.name]
+
+
+# ---------------------------------------------------------------------------------------------
+# constant folding and copy propagation
+
+
+def _def_counts(func: Func) -> dict:
+    counts: dict = {p.name: 1 for p in func.params}
+    for stmt in walk(func.body):
+        for v in stmt_defs(stmt):
+            counts[v.name] = counts.get(v.name, 0) + 1
+    return counts
+
+
+def _substitute(block: Block, mapping: dict):
+    def sub(a):
+        return mapping.get(a.name, a) if isinstance(a, Var) else a
+
+    for stmt in block.stmts:
+        if isinstance(stmt, Eqn):
+            stmt.ins = tuple(sub(a) for a in stmt.ins)
+            if stmt.prim == "getitem":
+                stmt.params = dict(stmt.params, index=_sub_index(stmt.params["index"], sub))
+        elif isinstance(stmt, Store):
+            stmt.value = sub(stmt.value)
+            stmt.index = _sub_index(stmt.index, sub)
+        elif isinstance(stmt, If):
+            stmt.cond = sub(stmt.cond)
+        elif isinstance(stmt, For):
+            stmt.start, stmt.stop, stmt.step = sub(stmt.start), sub(stmt.stop), sub(stmt.step)
+        elif isinstance(stmt, While):
+            stmt.cond = sub(stmt.cond)
+        for child in child_blocks(stmt):
+            _substitute(child, mapping)
+
+
+def _sub_index(index, sub):
+    from .ir import NEWAXIS, Slice
+
+    out = []
+    for item in index:
+        if isinstance(item, Slice):
+            out.append(Slice(*[None if p is None else sub(p)
+                               for p in (item.start, item.stop, item.step)]))
+        elif item is NEWAXIS:
+            out.append(item)
+        else:
+            out.append(sub(item))
+    return tuple(out)
+
+
+def _fold_eqn(stmt):
+    prim = PRIMS[stmt.prim]
+    if prim.impl is None or len(stmt.outs) != 1 or stmt.params:
+        return None
+    if not all(isinstance(a, Const) and a.value is not None for a in stmt.ins):
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            value = prim.impl(*[a.value for a in stmt.ins])
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, (bool, int, float)):
+        return None
+    return Const(value)
+
+
+def fold(func: Func) -> Func:
+    """Fold constant expressions; propagate constants and copies of single-assignment values."""
+    result_names = {a.name for a in func.result_atoms() if isinstance(a, Var)}
+    for _ in range(10):
+        counts = _def_counts(func)
+        mapping = {}
+        keep = []
+        for stmt in func.body.stmts:  # top level only: these run exactly once, in order
+            if isinstance(stmt, Eqn) and len(stmt.outs) == 1:
+                out = stmt.outs[0]
+                single = counts.get(out.name) == 1 and out.name not in result_names
+                folded = _fold_eqn(stmt)
+                if single and folded is not None:
+                    mapping[out.name] = folded
+                    continue
+                if single and stmt.prim == "copy":
+                    src = stmt.ins[0]
+                    if isinstance(src, Const) or counts.get(src.name) == 1:
+                        mapping[out.name] = src
+                        continue
+            keep.append(stmt)
+        if not mapping:
+            break
+        func.body.stmts = keep
+        _substitute(func.body, mapping)
+    _strength_reduce(func.body)
+    return func
+
+
+def _strength_reduce(block: Block):
+    for stmt in walk(block):
+        if isinstance(stmt, Eqn) and stmt.prim in ("pow", "power"):
+            exp = stmt.ins[1]
+            if isinstance(exp, Const) and not isinstance(exp.value, bool):
+                if exp.value == 2:
+                    stmt.prim, stmt.ins = "mul", (stmt.ins[0], stmt.ins[0])
+                elif exp.value == 1:
+                    stmt.prim, stmt.ins = "copy", (stmt.ins[0],)
+
+
+# ---------------------------------------------------------------------------------------------
+# dead-code elimination
+
+EFFECT_PRIMS = {"tape_push", "tape_pop", "tape_new", "restore", "restore_item"}
+# Statements that write into their first input: not a use of it, dead when it is dead.
+INPLACE_PRIMS = {"iadd"}
+
+
+def _uses(block: Block, counts: dict):
+    for stmt in walk(block):
+        atoms = stmt_uses(stmt)
+        if isinstance(stmt, Store) or (isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS):
+            atoms = atoms[1:]  # writing into an array is not a use of it
+        for a in atoms:
+            if isinstance(a, Var):
+                counts[a.name] = counts.get(a.name, 0) + 1
+        if isinstance(stmt, Store):
+            counts.setdefault(("store", stmt.target.name), 0)
+
+
+def dce(func: Func, keep=()) -> Func:
+    """Remove statements whose results are never read (flow-insensitive, iterated)."""
+    roots = {a.name for a in func.result_atoms() if isinstance(a, Var)} | set(keep)
+    while True:
+        used: dict = {}
+        _uses(func.body, used)
+        live = set(used) | roots
+        removed = _dce_block(func.body, live)
+        if not removed:
+            return func
+
+
+def _dce_block(block: Block, live: set) -> bool:
+    removed = False
+    out = []
+    for stmt in block.stmts:
+        if isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS:
+            if stmt.ins[0].name not in live:
+                removed = True
+                continue
+        elif isinstance(stmt, Eqn):
+            if stmt.prim not in EFFECT_PRIMS and not any(o.name in live for o in stmt.outs):
+                removed = True
+                continue
+        elif isinstance(stmt, Store):
+            if stmt.target.name not in live:
+                removed = True
+                continue
+        else:
+            for child in child_blocks(stmt):
+                removed |= _dce_block(child, live)
+            if isinstance(stmt, If) and not stmt.then.stmts and not stmt.orelse.stmts:
+                removed = True
+                continue
+            if isinstance(stmt, For) and not stmt.body.stmts:
+                removed = True
+                continue
+        out.append(stmt)
+    block.stmts = out
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# activity analysis
+
+
+def _is_float(func, name):
+    t = func.types.get(name)
+    return isinstance(t, ArrayType) and t.is_float
+
+
+def activity(func: Func, wrt: list) -> set:
+    """Names of float values that depend on ``wrt`` and reach the result: they get adjoints."""
+    varied = {v.name for v in wrt if _is_float(func, v.name)}
+    changed = True
+    while changed:
+        changed = False
+        for stmt in walk(func.body):
+            if isinstance(stmt, Eqn) and stmt.prim not in NONDIFF:
+                if any(isinstance(a, Var) and a.name in varied for a in stmt.ins):
+                    for o in stmt.outs:
+                        if o.name not in varied and _is_float(func, o.name):
+                            varied.add(o.name)
+                            changed = True
+            elif isinstance(stmt, Store):
+                v = stmt.value
+                if isinstance(v, Var) and v.name in varied and stmt.target.name not in varied \
+                        and _is_float(func, stmt.target.name):
+                    varied.add(stmt.target.name)
+                    changed = True
+    useful = {a.name for a in func.result_atoms() if isinstance(a, Var)}
+    changed = True
+    while changed:
+        changed = False
+        for stmt in walk(func.body):
+            if isinstance(stmt, Eqn) and stmt.prim not in NONDIFF:
+                if any(o.name in useful for o in stmt.outs):
+                    for a in stmt.ins:
+                        if isinstance(a, Var) and a.name not in useful:
+                            useful.add(a.name)
+                            changed = True
+            elif isinstance(stmt, Store):
+                v = stmt.value
+                if stmt.target.name in useful and isinstance(v, Var) and v.name not in useful:
+                    useful.add(v.name)
+                    changed = True
+    return varied & useful
