@@ -210,6 +210,7 @@ def fold(func: Func) -> Func:
     """Fold constant expressions; propagate constants and copies of single-assignment values."""
     result_names = {a.name for a in func.result_atoms() if isinstance(a, Var)}
     for _ in range(10):
+        _strength_reduce(func)
         counts = _def_counts(func)
         mapping = {}
         keep = []
@@ -223,6 +224,8 @@ def fold(func: Func) -> Func:
                     continue
                 if single and stmt.prim == "copy":
                     src = stmt.ins[0]
+                    if isinstance(src, Var):
+                        src = mapping.get(src.name, src)
                     if isinstance(src, Const) or counts.get(src.name) == 1:
                         mapping[out.name] = src
                         continue
@@ -231,19 +234,50 @@ def fold(func: Func) -> Func:
             break
         func.body.stmts = keep
         _substitute(func.body, mapping)
-    _strength_reduce(func.body)
     return func
 
 
-def _strength_reduce(block: Block):
-    for stmt in walk(block):
-        if isinstance(stmt, Eqn) and stmt.prim in ("pow", "power"):
+def _is_const(a, value) -> bool:
+    return isinstance(a, Const) and not isinstance(a.value, bool) and a.value == value
+
+
+def _strength_reduce(func: Func):
+    """Cheaper equivalents that keep the type: x**2 -> x*x, x*1 -> x, x*-1 -> -x, x+0 -> x."""
+    for stmt in walk(func.body):
+        if not isinstance(stmt, Eqn) or len(stmt.outs) != 1:
+            continue
+        if stmt.prim in ("pow", "power"):
             exp = stmt.ins[1]
-            if isinstance(exp, Const) and not isinstance(exp.value, bool):
-                if exp.value == 2:
-                    stmt.prim, stmt.ins = "mul", (stmt.ins[0], stmt.ins[0])
-                elif exp.value == 1:
-                    stmt.prim, stmt.ins = "copy", (stmt.ins[0],)
+            if _is_const(exp, 2):
+                stmt.prim, stmt.ins = "mul", (stmt.ins[0], stmt.ins[0])
+            elif _is_const(exp, 1) and _keeps_type(func, stmt, stmt.ins[0]):
+                stmt.prim, stmt.ins = "copy", (stmt.ins[0],)
+            continue
+        pairs = []
+        if stmt.prim == "mul":
+            pairs = [(0, 1), (1, 0)]
+        elif stmt.prim == "add":
+            pairs = [(0, 1), (1, 0)]
+        elif stmt.prim in ("sub", "truediv"):
+            pairs = [(0, 1)]
+        for keep, const in pairs:
+            x, c = stmt.ins[keep], stmt.ins[const]
+            if not _keeps_type(func, stmt, x):
+                continue
+            unit = 0 if stmt.prim in ("add", "sub") else 1
+            if _is_const(c, unit):
+                stmt.prim, stmt.ins = "copy", (x,)
+                break
+            if stmt.prim == "mul" and _is_const(c, -1):
+                stmt.prim, stmt.ins = "neg", (x,)
+                break
+
+
+def _keeps_type(func: Func, stmt, x) -> bool:
+    """True when ``x`` already has the type of the statement's output (no promotion lost)."""
+    if not isinstance(x, Var) or not func.types:
+        return False
+    return func.types.get(x.name) == func.types.get(stmt.outs[0].name) is not None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def build(transform, arg_types: list, preamble: list) -> Built:
         gen = reverse(primal, transform.argnums, transform.kind, transform.as_tuple)
         infer_types(gen, arg_types)
         _print("reverse", gen)
+        fold(gen)
         dce(gen)
         infer_types(gen, arg_types)
         _print("dce", gen)
