@@ -288,58 +288,56 @@ EFFECT_PRIMS = {"tape_push", "tape_pop", "tape_new", "restore", "restore_item"}
 INPLACE_PRIMS = {"iadd"}
 
 
-def _uses(block: Block, counts: dict):
-    for stmt in walk(block):
+def _kept(stmt, live: set) -> bool:
+    """Does this statement (or anything inside it) produce something live?"""
+    if isinstance(stmt, Eqn):
+        if stmt.prim in EFFECT_PRIMS:
+            return True
+        if stmt.prim in INPLACE_PRIMS:
+            return stmt.ins[0].name in live
+        return any(o.name in live for o in stmt.outs)
+    if isinstance(stmt, Store):
+        return stmt.target.name in live
+    if isinstance(stmt, (If, For, While)):
+        return any(_kept(s, live) for child in child_blocks(stmt) for s in child.stmts)
+    return True  # break / continue
+
+
+def _mark(block: Block, live: set) -> bool:
+    grew = False
+    for stmt in block.stmts:
+        if not _kept(stmt, live):
+            continue
         atoms = stmt_uses(stmt)
         if isinstance(stmt, Store) or (isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS):
             atoms = atoms[1:]  # writing into an array is not a use of it
         for a in atoms:
-            if isinstance(a, Var):
-                counts[a.name] = counts.get(a.name, 0) + 1
-        if isinstance(stmt, Store):
-            counts.setdefault(("store", stmt.target.name), 0)
+            if isinstance(a, Var) and a.name not in live:
+                live.add(a.name)
+                grew = True
+        for child in child_blocks(stmt):
+            grew |= _mark(child, live)
+    return grew
+
+
+def _sweep(block: Block, live: set):
+    out = []
+    for stmt in block.stmts:
+        if not _kept(stmt, live):
+            continue
+        for child in child_blocks(stmt):
+            _sweep(child, live)
+        out.append(stmt)
+    block.stmts = out
 
 
 def dce(func: Func, keep=()) -> Func:
-    """Remove statements whose results are never read (flow-insensitive, iterated)."""
-    roots = {a.name for a in func.result_atoms() if isinstance(a, Var)} | set(keep)
-    while True:
-        used: dict = {}
-        _uses(func.body, used)
-        live = set(used) | roots
-        removed = _dce_block(func.body, live)
-        if not removed:
-            return func
-
-
-def _dce_block(block: Block, live: set) -> bool:
-    removed = False
-    out = []
-    for stmt in block.stmts:
-        if isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS:
-            if stmt.ins[0].name not in live:
-                removed = True
-                continue
-        elif isinstance(stmt, Eqn):
-            if stmt.prim not in EFFECT_PRIMS and not any(o.name in live for o in stmt.outs):
-                removed = True
-                continue
-        elif isinstance(stmt, Store):
-            if stmt.target.name not in live:
-                removed = True
-                continue
-        else:
-            for child in child_blocks(stmt):
-                removed |= _dce_block(child, live)
-            if isinstance(stmt, If) and not stmt.then.stmts and not stmt.orelse.stmts:
-                removed = True
-                continue
-            if isinstance(stmt, For) and not stmt.body.stmts:
-                removed = True
-                continue
-        out.append(stmt)
-    block.stmts = out
-    return removed
+    """Mark and sweep: keep what the result, effects (tapes) and kept control flow need."""
+    live = {a.name for a in func.result_atoms() if isinstance(a, Var)} | set(keep)
+    while _mark(func.body, live):
+        pass
+    _sweep(func.body, live)
+    return func
 
 
 # ---------------------------------------------------------------------------------------------
