@@ -213,6 +213,7 @@ def fold(func: Func) -> Func:
         _strength_reduce(func)
         counts = _def_counts(func)
         mapping = {}
+        seen: dict = {}
         keep = []
         for stmt in func.body.stmts:  # top level only: these run exactly once, in order
             if isinstance(stmt, Eqn) and len(stmt.outs) == 1:
@@ -222,6 +223,15 @@ def fold(func: Func) -> Func:
                 if single and folded is not None:
                     mapping[out.name] = folded
                     continue
+                if single and stmt.prim in CSE_PRIMS:
+                    ins = tuple(mapping.get(a.name, a) if isinstance(a, Var) else a
+                                for a in stmt.ins)
+                    if all(isinstance(a, Const) or counts.get(a.name) == 1 for a in ins):
+                        sig = (stmt.prim, ins, repr(sorted(stmt.params.items())))
+                        if sig in seen:
+                            mapping[out.name] = seen[sig]
+                            continue
+                        seen[sig] = out
                 if single and stmt.prim == "copy":
                     src = stmt.ins[0]
                     if isinstance(src, Var):
@@ -235,6 +245,12 @@ def fold(func: Func) -> Func:
         func.body.stmts = keep
         _substitute(func.body, mapping)
     return func
+
+
+# Pure value-producing primitives that common-subexpression elimination may merge.
+CSE_PRIMS = {"add", "sub", "mul", "truediv", "neg", "pow", "exp", "log", "sqrt", "sin", "cos",
+             "tanh", "log1p", "expm1", "abs", "sign", "maximum", "minimum", "gt", "lt", "ge",
+             "le", "eq", "ne", "unbroadcast", "to_float"}
 
 
 def _is_const(a, value) -> bool:
