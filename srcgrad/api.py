@@ -54,9 +54,9 @@ class Transform:
         self.fn_name = self.func_ir.name
         self.nparams = len(self.func_ir.params)
         self.argnums = tuple(a + self.nparams if a < 0 else a for a in argnums)
-        for a in self.argnums:
+        for a, given in zip(self.argnums, argnums):
             if not 0 <= a < self.nparams:
-                raise DifferentiationError(f"argnums={a} is out of range: {self.fn_name} takes "
+                raise DifferentiationError(f"argnums={given} is out of range: {self.fn_name} takes "
                                            f"{self.nparams} argument(s)", self.func_ir.loc,
                                            construct="argnums")
         self.as_tuple = as_tuple
@@ -66,6 +66,12 @@ class Transform:
             while ct in self.param_names:
                 ct += "_"
             self.param_names.append(ct)
+        elif kind == "jvp":  # forward mode: one tangent per differentiated argument
+            for a in self.argnums:
+                name = f"{self.param_names[a]}_dot"
+                while name in self.param_names:
+                    name += "_"
+                self.param_names.append(name)
         self.nargs = len(self.param_names)
         self.entry_name = f"{self.fn_name}_{kind}"
         self.key = cache.key(__version__, cache.package_hash(), kind, self.argnums, as_tuple,
@@ -104,10 +110,16 @@ class Transform:
 
     def latest(self) -> Specialization:
         if self._latest is None:
-            # nothing compiled yet: show the float64-scalar specialisation
+            # nothing compiled yet: show the float64-scalar specialisation if that is valid
+            from .errors import SrcgradError
             from .types import F64
 
-            return self.specialize([F64] * self.nargs)
+            try:
+                return self.specialize([F64] * self.nargs)
+            except SrcgradError as exc:
+                raise SrcgradError(f"{self.entry_name} has not been called yet and float64 "
+                                   "scalars do not fit its arguments; call it once or use "
+                                   ".source_for(*args)") from exc
         return self._latest
 
 
@@ -128,12 +140,17 @@ def _normalize_argnums(argnums):
 def _make(fn, kind, argnums, as_tuple, backend, fastmath):
     backend = backend or os.environ.get("SRCGRAD_BACKEND", "cpu")
     if backend not in ("cpu", "python"):
-        raise ValueError(f"unknown backend {backend!r} (cpu or python; cuda arrives with vmap)")
+        raise ValueError(f"unknown backend {backend!r} (cpu or python; for GPUs use srcgrad.vmap(..., target='cuda'))")
     key = (unwrap(fn), kind, argnums, as_tuple, backend, fastmath)
     with _LOCK:
         if key in _TRANSFORMS:
             return _TRANSFORMS[key]
-        transform = Transform(fn, kind, argnums, as_tuple, backend, fastmath)
+        if getattr(fn, "transform", None) is not None:  # a srcgrad object: nested (higher.py)
+            from .higher import NestedTransform
+
+            transform = NestedTransform(fn, kind, argnums, as_tuple, backend, fastmath)
+        else:
+            transform = Transform(fn, kind, argnums, as_tuple, backend, fastmath)
         if backend == "python":
             from .backends.python import PythonFunction
 

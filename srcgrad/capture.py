@@ -56,7 +56,10 @@ def _lambda_tree(source: str, fn) -> ast.FunctionDef | None:
         try:
             module = ast.parse("(" + source.strip().rstrip(",") + ")")
         except SyntaxError:
-            return None
+            try:  # a dict entry: `"add": lambda x, y: x + y,`
+                module = ast.parse("{" + source.strip().rstrip(",") + "}")
+            except SyntaxError:
+                return None
     lambdas = [n for n in ast.walk(module) if isinstance(n, ast.Lambda)]
     nargs = fn.__code__.co_argcount
     lambdas = [n for n in lambdas if len(n.args.args) == nargs]

@@ -12,9 +12,10 @@ import math
 
 import numpy as np
 
+from . import scatter
 from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While
 from .primitives import PRIMS
-from .types import ArrayType
+from .types import ArrayType, from_value
 
 
 def format_const(value, dtype: str | None = None) -> str:
@@ -44,10 +45,17 @@ class _Writer:
         self.lines: list = []
         self.last_loc = None
 
-    def atom(self, a, dtype=None) -> str:
+    def atom(self, a, dtype=None, ints=False) -> str:
         if isinstance(a, Var):
             return a.name
+        if ints and dtype == "float32" and type(a.value) is int:  # numba: f32 * int -> f64
+            return f"np.float32({a.value})"
         return format_const(a.value, dtype)
+
+    def atom_type(self, a):
+        if isinstance(a, Var):
+            return self.types.get(a.name)
+        return None if a.value is None else from_value(a.value)
 
     def out_dtype(self, stmt) -> str | None:
         if isinstance(stmt, Eqn) and stmt.outs:
@@ -88,7 +96,11 @@ class _Writer:
             return self.zero_of(eqn.outs[0])
         if eqn.prim == "copy" and isinstance(eqn.ins[0], Const):
             return self.atom(eqn.ins[0], dtype)
-        args = [self.atom(a, dtype) for a in eqn.ins]
+        fmt = prim.fmt
+        if "select_fmt" in prim.meta:  # the template depends on the operand types
+            fmt = prim.meta["select_fmt"]([self.atom_type(a) for a in eqn.ins],
+                                          [self.types.get(o.name) for o in eqn.outs])
+        args = [self.atom(a, dtype, prim.meta.get("arith", False)) for a in eqn.ins]
         params = {"args": ", ".join(args)}
         for name in prim.params:
             if name == "index":
@@ -99,7 +111,7 @@ class _Writer:
                 params[name] = repr(eqn.params[name])
             else:
                 params[name] = "None"
-        return prim.fmt.format(*args, **params)
+        return fmt.format(*args, **params)
 
     def dtype_of(self, eqn: Eqn) -> str:
         t = self.types.get(eqn.outs[0].name)
@@ -129,6 +141,12 @@ class _Writer:
             t = self.types.get(stmt.target.name)
             if isinstance(t, ArrayType) and t.is_float:
                 dtype = t.dtype
+            if stmt.op == "scatter_add":  # gather adjoint: repeated indices accumulate
+                k, axis = scatter.plan(stmt.index, self.types, t.ndim, stmt.loc)
+                parts = [self.index((item,)) for item in stmt.index]
+                self.lines.append(pad + scatter.render(stmt.target.name, parts, k, axis,
+                                                       parts[k], self.atom(stmt.value, dtype)))
+                return
             self.lines.append(f"{pad}{stmt.target.name}[{self.index(stmt.index)}] {op} "
                               f"{self.atom(stmt.value, dtype)}")
         elif isinstance(stmt, If):
@@ -193,8 +211,11 @@ def generate_module(funcs: list, header: list, preamble: list) -> str:
     """A complete module: header comments, imports, the backend preamble, the functions."""
     lines = [f"# {h}" if h else "#" for h in header]
     lines += ["", "import math", "", "import numpy as np", "", "from srcgrad import runtime as rt"]
+    bodies = [generate_function(func) for func in funcs]
+    if any("custom." in b for b in bodies):  # user primitives (srcgrad.custom)
+        lines.append("from srcgrad import custom")
     lines += preamble
-    for func in funcs:
+    for body in bodies:
         lines += ["", ""]
-        lines.append(generate_function(func))
+        lines.append(body)
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dataclasses
 import inspect
 import types as pytypes
 
@@ -18,11 +19,13 @@ import numpy as np
 
 from . import primitives
 from .capture import Captured, capture, unwrap
+from .desugar import desugar_function
 from .errors import UnsupportedError
 from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
-           ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.MatMult: "matmul"}
+           ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.MatMult: "matmul",
+           ast.BitAnd: "bitand", ast.BitOr: "bitor", ast.BitXor: "bitxor"}
 _CMPOPS = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 _UNSUPPORTED_STMTS = {
     ast.Try: "try/except", ast.With: "with", ast.AsyncWith: "async with", ast.Global: "global",
@@ -47,7 +50,7 @@ class NameGen:
     """Deterministic fresh names, never colliding with each other or with the user's names."""
 
     # names the generated module uses for itself
-    RESERVED = {"np", "math", "numba", "rt", "float", "int", "len", "range", "min", "max", "abs",
+    RESERVED = {"np", "math", "numba", "rt", "custom", "float", "int", "len", "range", "min", "max", "abs",
                 "round", "True", "False", "None"}
 
     def __init__(self):
@@ -102,6 +105,7 @@ class Lowerer:
     """Lowers one function body (the top-level function or an inlined callee)."""
 
     def __init__(self, cap: Captured, names: NameGen, stack: tuple, deps: dict, is_rule=False):
+        cap = dataclasses.replace(cap, tree=desugar_function(cap.tree, cap.loc))  # no early exits
         self.cap = cap
         self.names = names
         self.stack = stack + (cap.fn,)
@@ -238,6 +242,14 @@ class Lowerer:
         if isinstance(s, ast.Expr):
             if isinstance(s.value, ast.Constant):  # docstring
                 return
+            for kind, what in _UNSUPPORTED_EXPRS.items():  # a bare ``yield x``
+                if isinstance(s.value, kind):
+                    raise self.error(s.value, what, f"{what} is not supported")
+            if isinstance(s.value, ast.Call):
+                callee = ast.unparse(s.value.func)
+                raise self.error(s, f"call to {callee}", f"{callee}() is called only for its "
+                                 "side effects; calls whose result is unused (such as print) "
+                                 "are not supported")
             raise self.error(s, "expression statement", "a bare expression has no effect on "
                              "the result (calls for side effects such as print are not "
                              "supported)")
@@ -288,7 +300,10 @@ class Lowerer:
             self.assign(block, self.var_for(target.id), value, stmt)
         elif isinstance(target, (ast.Tuple, ast.List)):
             if isinstance(value, Var):  # a tuple-valued variable (x.shape)
-                value = self.emit(block, "unpack", (value,), stmt, nout=len(target.elts))
+                # by position: works for tuples (x.shape) and along an array's first axis
+                value = tuple(self.emit(block, "getitem", (value, Const(k)), stmt,
+                                        params={"index": (Const(k),)})
+                              for k in range(len(target.elts)))
             if not isinstance(value, tuple) or len(value) != len(target.elts):
                 raise self.error(stmt, "tuple unpacking", "the right-hand side must give "
                                  f"exactly {len(target.elts)} values")
@@ -435,7 +450,7 @@ class Lowerer:
                 return x
             if isinstance(node.op, ast.Not):
                 return self.emit(block, "not_", (x,), node, dest=dest)
-            raise self.error(node, "operator ~", "bitwise inversion is not supported")
+            return self.emit(block, "invert", (x,), node, dest=dest)  # ~mask
         if isinstance(node, ast.BoolOp):
             prim = "and_" if isinstance(node.op, ast.And) else "or_"
             atoms = [self.lower_value(v, block) for v in node.values]
@@ -471,13 +486,30 @@ class Lowerer:
         if isinstance(node, ast.Tuple):
             return tuple(self.lower_value(e, block) for e in node.elts)
         if isinstance(node, ast.Subscript):
-            base = self.lower_value(node.value, block)
+            base = self.lower_expr(node.value, block)
+            if isinstance(base, tuple):  # a tuple literal or a returned tuple: pick statically
+                return self.tuple_item(base, node, block, dest)
+            if isinstance(base, ModuleRef) or callable(base):
+                raise self.error(node.value, "expression", "expected a single value here")
             index = self.lower_index(node.slice, block)
             return self.emit(block, "getitem", (base, *_index_ins(index)), node, dest=dest,
                              params={"index": index})
         if isinstance(node, ast.Call):
             return self.lower_call(node, block, dest)
         raise self.error(node, type(node).__name__, "this expression is not supported")
+
+    def tuple_item(self, items, node, block, dest):
+        """``t[k]`` of a tuple known at lowering time: ``k`` must be a constant int."""
+        index = self.lower_expr(node.slice, block)
+        if not (isinstance(index, Const) and type(index.value) is int
+                and -len(items) <= index.value < len(items)):
+            raise self.error(node, "tuple index", f"a tuple of {len(items)} values can only be "
+                             "indexed by a constant int in range")
+        item = items[index.value]
+        if dest is not None and isinstance(item, (Var, Const)):
+            self.assign(block, dest, item, node)
+            return dest
+        return item
 
     def lower_value(self, node, block):
         """An expression that must produce a single atom."""
@@ -554,12 +586,20 @@ class Lowerer:
     # -- calls ------------------------------------------------------------------------------
     def lower_call(self, node, block, dest):
         func = node.func
+        for arg in node.args:  # name the construct, not the callee: sum(x for ...)
+            if isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp,
+                                ast.Lambda)):
+                what = _UNSUPPORTED_EXPRS[type(arg)]
+                raise self.error(arg, what, f"{what} is not supported")
         if isinstance(func, ast.Attribute):
             base = self.lower_expr(func.value, block)
             if isinstance(base, Var):
                 return self.lower_method(base, func.attr, node, block, dest)
             if not isinstance(base, ModuleRef):
-                raise self.error(node, "call", "unsupported call target")
+                callee = ast.unparse(func)
+                raise self.error(node, f"call to {callee}", f"{callee!r} is not a function "
+                                 "srcgrad knows (only user functions and supported NumPy/math "
+                                 "functions can be called)")
             if not hasattr(base.module, func.attr):
                 raise self.error(node, "call", f"{base.module.__name__}.{func.attr} does not "
                                  "exist")
@@ -578,6 +618,9 @@ class Lowerer:
     def call_object(self, target, label, node, block, dest):
         from . import api  # the public stop_gradient object
 
+        # what a name resolved to keys the cache: closures with one source may call different
+        # functions (``def make(op): def f(x): return op(x)``)
+        self.deps[f"call:{self.cap.name}:{label}"] = _callee_id(target)
         if target is api.stop_gradient:
             (x,) = self.positional(node, block, 1, label)
             return self.emit(block, "stop_gradient", (x,), node, dest=dest)
@@ -599,6 +642,8 @@ class Lowerer:
         prim = primitives.lookup_callable(target)
         if prim is not None:
             spec = primitives.PRIMS[prim]
+            if "deps" in spec.meta:  # user primitives (srcgrad.custom): their sources key the cache
+                self.deps.update(spec.meta["deps"]())
             args = [self.lower_arg(a, block) for a in node.args]
             params = {}
             for kw in node.keywords:
@@ -608,7 +653,7 @@ class Lowerer:
                 params[kw.arg] = self.static_value(kw.value, block, label)
             return self.emit(block, prim, args, node, dest=dest, params=params)
         fn = unwrap(target)
-        if inspect.isfunction(fn):
+        if inspect.isfunction(fn) and not _is_library(fn):
             return self.inline(fn, node, block, dest, label)
         raise self.error(node, f"call to {label}", f"{label!r} is not a function srcgrad knows "
                          "(not a supported NumPy/math function, and no Python source to "
@@ -630,6 +675,9 @@ class Lowerer:
 
     def static_value(self, node, block, label):
         """A keyword argument that must be a compile-time constant (axis=, keepdims=)."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
+                isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
+            return -node.operand.value  # axis=-1
         value = self.lower_expr(node, block)
         if value in (float, int, bool) or (isinstance(value, type) and
                                            issubclass(value, np.generic)):
@@ -662,7 +710,7 @@ class Lowerer:
             raise self.error(node, "recursion", f"{label!r} calls itself (directly or "
                              "indirectly); recursion is not supported")
         cap = capture(fn)
-        self.deps[f"fn:{cap.name}"] = cap.source_hash
+        self.deps[f"fn:{cap.name}"] = (cap.file, cap.source_hash)
         args = [self.lower_value(a, block) for a in node.args]
         tree_args = cap.tree.args
         names = [a.arg for a in tree_args.args]
@@ -705,6 +753,23 @@ def _index_ins(index) -> list:
     return index_atoms(index)
 
 
+_LIBRARIES = ("numpy", "scipy", "math", "builtins", "numba", "jax", "torch")
+
+
+def _is_library(fn) -> bool:
+    """Functions of NumPy & co are primitives or unsupported, never inlined from their source."""
+    module = getattr(fn, "__module__", None) or ""
+    return module.split(".")[0] in _LIBRARIES
+
+
+def _callee_id(obj) -> str:
+    """A name for a called object that is stable across processes (no addresses)."""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    if name is None:
+        return type(obj).__qualname__
+    return f"{getattr(obj, '__module__', None) or type(obj).__module__}.{name}"
+
+
 def _hashable(obj):
     try:
         hash(obj)
@@ -717,7 +782,7 @@ def lower(fn, is_rule=False) -> tuple[Func, dict]:
     """Capture ``fn`` and lower it (and every user function it calls) to one IR `Func`."""
     cap = capture(fn)
     names = NameGen()
-    deps = {f"fn:{cap.name}": cap.source_hash}
+    deps = {f"fn:{cap.name}": (cap.file, cap.source_hash)}
     lowerer = Lowerer(cap, names, (), deps, is_rule=is_rule)
     params, body, result = lowerer.lower_function()
     func = Func(cap.tree.name if cap.tree.name != "lambda" else "lambda_", params, body, result,

@@ -251,7 +251,7 @@ def format_stmt(stmt, indent: int = 1, types=None) -> list:
         lhs = f"{outs} = " if stmt.outs else ""
         return [f"{pad}{lhs}{stmt.prim} {args}{params}".rstrip() + where]
     if isinstance(stmt, Store):
-        op = "+=" if stmt.op == "add" else "="
+        op = {"add": "+=", "scatter_add": "+=(scatter)"}.get(stmt.op, "=")
         return [f"{pad}{stmt.target}[{format_index(stmt.index)}] {op} {stmt.value}{where}"]
     if isinstance(stmt, If):
         lines = [f"{pad}if {stmt.cond}:{where}"]

@@ -158,7 +158,7 @@ def _substitute(block: Block, mapping: dict):
     for stmt in block.stmts:
         if isinstance(stmt, Eqn):
             stmt.ins = tuple(sub(a) for a in stmt.ins)
-            if stmt.prim == "getitem":
+            if "index" in stmt.params:  # getitem, getitem_copy, ...: the index renders from params
                 stmt.params = dict(stmt.params, index=_sub_index(stmt.params["index"], sub))
         elif isinstance(stmt, Store):
             stmt.value = sub(stmt.value)

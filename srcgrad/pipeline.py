@@ -11,10 +11,11 @@ import os
 import sys
 from dataclasses import dataclass
 
-from . import __version__, codegen
+from . import __version__, codegen, forward
 from .ir import format_func
 from .passes import dce, fold, infer_types
 from .reverse import reverse
+from .stores import check_stores
 
 STAGES = ("frontend", "types", "fold", "reverse", "dce")
 
@@ -37,12 +38,14 @@ class Built:
                 f"# {self.generated.name}\n{format_func(self.generated)}")
 
 
-def prepare_primal(func_ir, arg_types):
+def prepare_primal(func_ir, arg_types, check_writes=False):
     func = copy.deepcopy(func_ir)
     _print("frontend", func)
     infer_types(func, arg_types)
     _print("types", func)
     fold(func)
+    if check_writes:  # before dce, which cannot see writes through views
+        check_stores(func)
     dce(func)
     infer_types(func, arg_types)
     _print("fold", func)
@@ -51,12 +54,18 @@ def prepare_primal(func_ir, arg_types):
 
 def build(transform, arg_types: list, preamble: list) -> Built:
     primal_types = arg_types[:transform.nparams]
-    primal = prepare_primal(transform.func_ir, primal_types)
+    primal = prepare_primal(transform.func_ir, primal_types,
+                            check_writes=transform.kind != "primal")
     if transform.kind == "primal":
         gen = copy.deepcopy(primal)
         gen.name = transform.entry_name
     else:
-        gen = reverse(primal, transform.argnums, transform.kind, transform.as_tuple)
+        if getattr(transform, "build_ir", None) is not None:  # nested derivatives (higher.py)
+            gen = transform.build_ir(primal, arg_types)
+        elif transform.kind == "jvp":  # forward mode (forward.py)
+            gen = forward.jvp(primal, transform.argnums, name=transform.entry_name)
+        else:
+            gen = reverse(primal, transform.argnums, transform.kind, transform.as_tuple)
         infer_types(gen, arg_types)
         _print("reverse", gen)
         fold(gen)

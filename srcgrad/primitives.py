@@ -95,6 +95,13 @@ def _int_scalar(in_types, params, weak):
     return [I64]
 
 
+def _len(in_types, params, weak):
+    t = in_types[0]
+    if isinstance(t, ArrayType) and t.ndim == 0:
+        raise TypeError(f"a {t} scalar has no length (loops run over range(...) or over an array)")
+    return [I64]
+
+
 def _pow(in_types, params, weak):
     base, exp = in_types
     if base.is_int and exp.is_int:
@@ -125,6 +132,17 @@ _BINARY = [
 for _name, _fmt, _impl, _infer, _nd in _BINARY:
     register(Prim(_name, _fmt, _infer, _impl, nondiff=_nd))
 
+
+def _int_pow_fmt(ins, outs):
+    """Two int scalars: Python gives a float for a negative exponent, numba an int (0 for
+    2 ** -2); `rt.int_pow` raises in that case rather than compute a wrong value."""
+    if all(isinstance(t, ArrayType) and t.ndim == 0 and t.is_int for t in ins):
+        return "rt.int_pow({0}, {1})"
+    return "{0} ** {1}"
+
+
+PRIMS["pow"].meta["select_fmt"] = _int_pow_fmt
+
 register(Prim("neg", "-{0}", _same, operator.neg))
 register(Prim("pos", "+{0}", _same, operator.pos))
 register(Prim("abs", "np.abs({0})", _same, abs), [builtins.abs, np.abs, np.absolute, math.fabs])
@@ -154,6 +172,32 @@ for _name, _callables in _UNARY.items():
     register(Prim(_name, f"np.{_name}({{0}})", _float_elementwise if _name != "square" else
                   _elementwise, _callables[0]), _callables)
 
+
+def _lower_math_log(lowerer, node, block, dest):
+    """``math.log(x)``, and ``math.log(x, base)`` as ``log(x) / log(base)``."""
+    if node.keywords or len(node.args) not in (1, 2):
+        raise lowerer.error(node, "math.log", "math.log takes one or two positional arguments")
+    args = [lowerer.lower_value(a, block) for a in node.args]
+    if len(args) == 1:
+        return lowerer.emit(block, "log", args, node, dest=dest)
+    num = lowerer.emit(block, "log", args[:1], node)
+    den = lowerer.emit(block, "log", args[1:], node)
+    return lowerer.emit(block, "truediv", (num, den), node, dest=dest)
+
+
+CALL_LOWERINGS[math.log] = _lower_math_log
+
+
+
+def _scalar_float(in_types, params, weak):
+    if in_types[0].ndim:
+        raise TypeError("math.lgamma takes a scalar")
+    return [to_float(in_types[0])]
+
+
+# scalar only; no adjoint rule (digamma is not available in numba): constant arguments only
+register(Prim("lgamma", "math.lgamma({0})", _scalar_float, math.lgamma), [math.lgamma])
+
 # Piecewise-constant functions: zero derivative almost everywhere.
 for _name, _callable, _infer in [("floor", np.floor, _same), ("ceil", np.ceil, _same),
                                  ("trunc", np.trunc, _same), ("rint", np.rint, _same),
@@ -179,7 +223,7 @@ register(Prim("isinf", "np.isinf({0})", _compare, np.isinf, nondiff=True), [np.i
 # Shapes and indexing.
 register(Prim("shape", "{0}.shape", _shape, np.shape, nondiff=True), [np.shape])
 register(Prim("unpack", "{0}", _unpack, None, nondiff=True))
-register(Prim("len", "len({0})", _int_scalar, len, nondiff=True), [builtins.len])
+register(Prim("len", "len({0})", _len, len, nondiff=True), [builtins.len])
 
 
 def _getitem(in_types, params, weak):
@@ -206,7 +250,12 @@ def _getitem(in_types, params, weak):
             # an integer scalar removes an axis; an index array replaces it by its own axes
             ndim += -1 + (t.ndim if not t.is_bool else 1)
             if t.is_bool:
+                if t.ndim > 1:  # numba's compiler crashes on these
+                    raise TypeError("boolean masks must be 1-D (use np.where(mask, x, 0.0) for "
+                                    "a multi-dimensional mask)")
                 ndim -= t.ndim - 1
+    if ndim < 0:
+        raise TypeError(f"too many indices for {base}")
     return [ArrayType(base.dtype, ndim)]
 
 
@@ -264,4 +313,11 @@ for _prim in [
     register(_prim)
 
 
-from . import array_prims  # noqa: E402,F401  (registers the array primitives)
+# the array primitives register themselves on import
+from . import (  # noqa: E402,F401
+    array_prims,
+    elementwise_prims,
+    linalg_prims,
+    reduction_prims,
+    shape_prims,
+)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy as _copy
 
-from . import tape
+from . import checkpointing, scatter, tape
 from .errors import DifferentiationError, UnsupportedError
 from .frontend import NameGen
 from .ir import (
@@ -40,7 +40,7 @@ from .ir import (
     walk,
 )
 from .passes import activity, dce, result_type
-from .primitives import NONDIFF
+from .primitives import NONDIFF, PRIMS
 from .rules import ADJOINTS, load_builtin_rules
 from .types import ArrayType
 
@@ -68,6 +68,8 @@ class Reverser:
         self.sites = tape.overwrite_sites(func)
         self.markers: list = []  # (marker Eqn, stmt, var)
         self.rev_loops: dict = {}  # id(forward loop) -> its reversed body
+        self.read_counts = None
+        self.def_counts = tape._def_count(func)
 
     # -- bars ------------------------------------------------------------------------------
     def bar(self, name: str) -> Var:
@@ -135,6 +137,7 @@ class Reverser:
             self.mark_live(stmt)
         elif isinstance(stmt, For):
             self.materialise_for(stmt, out)
+            self.iteration_locals_zero(stmt.body)
             body = self.reverse_block(stmt.body)
             self.rev_loops[id(stmt)] = body
             last = Var(self.names.fresh("last"))
@@ -145,6 +148,7 @@ class Reverser:
             self.mark_live(stmt)
         elif isinstance(stmt, While):
             self.materialise_for(stmt, out)
+            self.iteration_locals_zero(stmt.body)
             body = self.reverse_block(stmt.body)
             self.rev_loops[id(stmt)] = body
             counter = stmt.counter
@@ -191,10 +195,40 @@ class Reverser:
         return names
 
     def materialise_for(self, stmt, out: Block):
+        local = self.local_arrays(stmt)
         for name in sorted(self.touched(stmt)):
+            if name in local and self.state.get(name) is None:
+                continue  # created inside (maybe never): its adjoint is made there too
             if self.state.get(name) is None:
                 self.zero(name, out, stmt.loc)
             self.state[name] = "live"
+
+    def local_arrays(self, stmt) -> set:
+        """Arrays assigned only inside ``stmt`` and read nowhere else."""
+        if self.read_counts is None:
+            self.read_counts = _read_counts(self.func)
+        inner = Func("", [], Block([stmt]), ())
+        reads = _read_counts(inner)
+        defs = tape._def_count(inner)
+        return {n for n, c in defs.items() if self.is_array(n) and n not in self.owned and
+                c == self.def_counts.get(n) and reads.get(n, 0) == self.read_counts.get(n, 0)}
+
+    def iteration_locals_zero(self, body: Block):
+        """Adjoints of values local to one iteration are zero when a reversed iteration starts
+        (each is reset after its definition's adjoint): accumulate into them by assignment,
+        not addition, so no add chain is carried from one iteration to the next."""
+        if self.read_counts is None:
+            self.read_counts = _read_counts(self.func)
+        for k, stmt in enumerate(body.stmts):
+            if not (isinstance(stmt, Eqn) and len(stmt.outs) == 1):
+                continue
+            name = stmt.outs[0].name
+            if name not in self.active or self.def_counts.get(name) != 1:
+                continue
+            later = _read_counts(Func("", [], Block(body.stmts[k + 1:]), ()))
+            if later.get(name, 0) == self.read_counts.get(name, 0) and \
+                    self.state.get(name) is not None:  # (a local array's starts unmade)
+                self.state[name] = "zero"
 
     def mark_live(self, stmt):
         for name in self.touched(stmt):
@@ -230,8 +264,13 @@ class Reverser:
             if self.is_active(base):
                 if self.state.get(base.name) is None:
                     self.zero(base.name, out, eqn.loc)
-                out.stmts.append(Store(self.bar(base.name), eqn.params["index"],
-                                       self.bar(eqn.outs[0].name), "add", eqn.loc))
+                index = eqn.params["index"]
+                op = "add"
+                if scatter.needs_scatter(index, self.types):  # repeated entries accumulate
+                    scatter.plan(index, self.types, self.types[base.name].ndim, eqn.loc)
+                    op = "scatter_add"
+                out.stmts.append(Store(self.bar(base.name), index,
+                                       self.bar(eqn.outs[0].name), op, eqn.loc))
                 self.state[base.name] = "live"
 
     def apply_rule(self, eqn: Eqn, out: Block):
@@ -247,8 +286,11 @@ class Reverser:
                 continue
             x_type = self.types.get(x.name)
             if not (x_type.ndim == 0 and y_type.ndim == 0):
+                # rules of non-broadcasting primitives return x's shape: only the dtype may differ
+                exact = PRIMS[eqn.prim].meta.get("exact_cotangents", False)
                 red = Var(self.names.fresh("t"))
-                out.stmts.append(Eqn("unbroadcast", (c, x), (red,), {}, eqn.loc))
+                out.stmts.append(Eqn("cast_like" if exact else "unbroadcast", (c, x), (red,), {},
+                                     eqn.loc))
                 c = red
             self.accumulate(x.name, c, out, eqn.loc)
 
@@ -259,12 +301,14 @@ class Reverser:
             abar = self.bar(a)
             if self.is_active(st.value):
                 g = Var(self.names.fresh("t"))
-                out.stmts.append(Eqn("getitem", (abar, *index_atoms(st.index)), (g,),
-                                     {"index": st.index}, loc))
                 vt = self.types.get(st.value.name)
                 element = all(isinstance(i, (Var, Const)) and
                               self.types.get(getattr(i, "name", None), ArrayType("int64")).ndim
                               == 0 for i in st.index) and len(st.index) == self.types[a].ndim
+                # a slice of the bar is a view: copy it before the bar is zeroed below
+                prim = "getitem" if element or st.op is not None else "getitem_copy"
+                out.stmts.append(Eqn(prim, (abar, *index_atoms(st.index)), (g,),
+                                     {"index": st.index}, loc))
                 if not (element and vt.ndim == 0):
                     red = Var(self.names.fresh("t"))
                     out.stmts.append(Eqn("unbroadcast", (g, st.value), (red,), {}, loc))
@@ -283,6 +327,40 @@ class Reverser:
         for name in seed_names:
             self.state[name] = "live"
         return self.reverse_block(self.func.body)
+
+
+def instrument_whiles(func: Func, names) -> None:
+    """Give every while loop an iteration counter (the adjoint runs its body that often)."""
+
+    def visit(block: Block):
+        out = []
+        for stmt in block.stmts:
+            for child in child_blocks(stmt):
+                visit(child)
+            if isinstance(stmt, While):
+                counter = Var(names.fresh("n_iter"))
+                step = Var(names.fresh("t"))
+                out.append(Eqn("copy", (Const(0),), (counter,), {}, stmt.loc))
+                stmt.body.stmts[:0] = [Eqn("add", (counter, Const(1)), (step,), {}, stmt.loc),
+                                       Eqn("copy", (step,), (counter,), {}, stmt.loc)]
+                stmt.counter = counter
+            out.append(stmt)
+        block.stmts = out
+
+    visit(func.body)
+
+
+def _read_counts(func: Func) -> dict:
+    """name -> how many times statements (and the result) read it."""
+    counts: dict = {}
+    for stmt in walk(func.body):
+        for a in tape._all_uses(stmt):
+            if isinstance(a, Var):
+                counts[a.name] = counts.get(a.name, 0) + 1
+    for a in func.result_atoms():
+        if isinstance(a, Var):
+            counts[a.name] = counts.get(a.name, 0) + 1
+    return counts
 
 
 def inline_rule(rule, g: Var, y: Var, ins, out: Block, names: NameGen, loc):
@@ -357,7 +435,7 @@ def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Fu
                 construct="grad")
     names = NameGen()
     names.taken |= _names_in(func)
-    tape.instrument_whiles(func, names)
+    instrument_whiles(func, names)
     from .passes import infer_types
 
     infer_types(func, [func.types[p.name] for p in func.params])
@@ -386,7 +464,12 @@ def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Fu
     roots = [rev.bars[p.name] for p in wrt if p.name in rev.bars]
     dce(Func("adjoint", [], adjoint, tuple(roots)))
     forward = func.body
+    clean = checkpointing.clean_bodies(func)
     tape.insert_saves(func, adjoint, rev, names)
+    if clean:  # segment loops: no tape in the forward sweep, re-run each segment in reverse
+        prelude: list = []
+        checkpointing.apply_checkpoints(func, rev, names, clean, prelude)
+        func.body.stmts[:0] = prelude
     grads = []
     tail = Block()
     for p in wrt:

@@ -33,6 +33,8 @@ from .ir import (
     stmt_uses,
     walk,
 )
+from .passes import _substitute
+from .types import ArrayType
 
 # Pure and cheap enough to recompute in the adjoint instead of taping.
 RECOMPUTABLE = {"getitem", "add", "sub", "mul", "neg", "pos", "copy", "truediv", "floordiv",
@@ -91,27 +93,6 @@ def overwrite_sites(func: Func) -> dict:
     return sites
 
 
-def instrument_whiles(func: Func, names) -> None:
-    """Give every while loop an iteration counter (the adjoint runs its body that often)."""
-
-    def visit(block: Block):
-        out = []
-        for stmt in block.stmts:
-            for child in child_blocks(stmt):
-                visit(child)
-            if isinstance(stmt, While):
-                counter = Var(names.fresh("n_iter"))
-                step = Var(names.fresh("t"))
-                out.append(Eqn("copy", (Const(0),), (counter,), {}, stmt.loc))
-                stmt.body.stmts[:0] = [Eqn("add", (counter, Const(1)), (step,), {}, stmt.loc),
-                                       Eqn("copy", (step,), (counter,), {}, stmt.loc)]
-                stmt.counter = counter
-            out.append(stmt)
-        block.stmts = out
-
-    visit(func.body)
-
-
 def _adjoint_uses(block: Block) -> set:
     names = set()
     for stmt in walk(block):
@@ -138,12 +119,34 @@ def _modified_in(loop) -> set:
     return names
 
 
+def _all_uses(stmt) -> list:
+    """Atoms a statement reads, slice bounds of an index included."""
+    atoms = list(stmt_uses(stmt))
+    if isinstance(stmt, Eqn) and "index" in stmt.params:
+        for item in stmt.params["index"]:
+            if isinstance(item, Slice):
+                atoms.extend(a for a in item.atoms() if a not in atoms)
+    return atoms
+
+
 def _def_count(func: Func) -> dict:
     counts: dict = {}
     for stmt in walk(func.body):
         for v in stmt_defs(stmt):
             counts[v.name] = counts.get(v.name, 0) + 1
     return counts
+
+
+def _view_bases(func: Func) -> dict:
+    """view name -> the array it may share memory with (basic slices, array copies)."""
+    from .stores import may_view
+
+    views = {}
+    for stmt in walk(func.body):
+        if isinstance(stmt, Eqn) and stmt.ins and isinstance(stmt.ins[0], Var) and \
+                may_view(func, stmt):
+            views[stmt.outs[0].name] = stmt.ins[0].name
+    return views
 
 
 class _Saver:
@@ -156,8 +159,24 @@ class _Saver:
         self.prelude: list = []  # tape creations, at the top of the function
         self.inited: set = set()
         self.replacements: dict = {}  # id(marker) -> list of statements
-        self.recomputed: dict = {}  # id(reversed loop body) -> list of Eqns
+        self.recomputed: dict = {}  # id(forward loop) -> list of Eqns to re-run
+        self.recompute_order: dict = {}  # id(Eqn) -> its position in the forward body
+        self._pure_memo: dict = {}
+        self._modified_memo: dict = {}
         self.def_counts = _def_count(func)
+        self.trips: dict = {}
+        self.late: list = []  # (loop, stmt, anchor stmt, recompute Eqn)
+        self.counters = {st.counter.name for st in walk(func.body)
+                         if isinstance(st, While) and st.counter is not None}
+        self.loop_blocks = {}  # loops outside any other loop -> the block holding them
+        todo = [func.body]
+        while todo:
+            block = todo.pop()
+            for st in block.stmts:
+                if isinstance(st, (For, While)):
+                    self.loop_blocks[id(st)] = block
+                elif isinstance(st, If):
+                    todo += [st.then, st.orelse]
 
     def tape_for(self, key: str, like: Var) -> Var:
         if key not in self.tapes:
@@ -168,35 +187,212 @@ class _Saver:
 
     def can_recompute(self, site: Site) -> bool:
         stmt = site.stmt
-        if not site.loops or not isinstance(stmt, Eqn) or stmt.prim not in RECOMPUTABLE:
-            return False
-        if self.def_counts.get(site.var) != 1 or site.init is None:
+        if not site.loops or not isinstance(stmt, Eqn) or site.init is None:
             return False
         loop = site.loops[-1]
         if not isinstance(loop, For) or stmt not in loop.body.stmts:
             return False
-        modified = _modified_in(loop) - {loop.var.name}
-        ready = {e.outs[0].name for e in self.recomputed.get(id(loop), [])}
-        for a in stmt.ins:
-            if isinstance(a, Var) and a.name in modified and a.name not in ready:
+        self._outermost = len(site.loops) == 1
+        return self._pure_in_body(loop, stmt, set())
+
+    def _pure_in_body(self, loop, stmt, seen: set) -> bool:
+        """``stmt`` (directly in the body of ``loop``) can be re-run at the top of the reversed
+        body: cheap, pure, its output assigned only here and never read before this point of
+        the iteration, its inputs unchanged by the loop or recomputable themselves."""
+        if stmt.prim not in RECOMPUTABLE or len(stmt.outs) != 1:
+            return False
+        out = stmt.outs[0].name
+        if self.def_counts.get(out) != 1 or out in seen:
+            return False
+        key = (id(loop), out, self._outermost)
+        if key in self._pure_memo:
+            return self._pure_memo[key]
+        seen = seen | {out}
+        self._pure_memo[key] = False
+        body = loop.body.stmts
+        pos = next(k for k, s in enumerate(body) if s is stmt)
+        if any(isinstance(a, Var) and a.name == out
+               for s in walk(Block(body[:pos + 1])) for a in _all_uses(s)):
+            return False  # read before it is (re)assigned: the previous iteration's value
+        if not self._outermost and self._reads(self.func.body, out) != self._reads(loop.body, out):
+            return False  # read after the loop, in an enclosing loop's next (reversed) iteration
+        modified = self._modified(loop)
+        for a in _all_uses(stmt):
+            if not isinstance(a, Var) or a.name not in modified or a.name == loop.var.name:
+                continue
+            dep = next((s for s in body if isinstance(s, Eqn) and
+                        any(o.name == a.name for o in s.outs)), None)
+            if dep is None or not self._pure_in_body(loop, dep, seen):
                 return False
+        self._pure_memo[key] = True
         return True
+
+    @staticmethod
+    def _reads(block: Block, name: str) -> int:
+        return sum(1 for s in walk(block) for a in _all_uses(s)
+                   if isinstance(a, Var) and a.name == name)
+
+    def _modified(self, loop) -> set:
+        if id(loop) not in self._modified_memo:
+            self._modified_memo[id(loop)] = _modified_in(loop) - {loop.var.name}
+        return self._modified_memo[id(loop)]
+
+    def schedule_recompute(self, loop, stmt):
+        """Re-run ``stmt`` and the loop-body values it reads at the top of the reversed body."""
+        todo = self.recomputed.setdefault(id(loop), [])
+        if any(e.outs[0].name == stmt.outs[0].name for e in todo):
+            return
+        modified = self._modified(loop)
+        for a in _all_uses(stmt):
+            if isinstance(a, Var) and a.name in modified and a.name != loop.var.name:
+                dep = next(s for s in loop.body.stmts if isinstance(s, Eqn) and
+                           any(o.name == a.name for o in s.outs))
+                self.schedule_recompute(loop, dep)
+        todo.append(Eqn(stmt.prim, stmt.ins, stmt.outs, dict(stmt.params), stmt.loc))
+        self.recompute_order[id(todo[-1])] = next(
+            k for k, s in enumerate(loop.body.stmts) if s is stmt)
+
+    def after_restore(self, site: Site):
+        """For ``v = prim(...)`` directly in a ``for`` body whose inputs the rest of the
+        iteration changes (``t = icf[k, idx]; ...; idx += 1``): the first statement after it
+        that changes an input, when every read of ``v`` comes before that statement.  The
+        adjoint restores the inputs at that statement's mirror, so ``v`` can be recomputed
+        there instead of taped."""
+        stmt = site.stmt
+        if not site.loops or site.init is None or stmt.prim not in RECOMPUTABLE or \
+                len(stmt.outs) != 1 or self.def_counts.get(site.var) != 1:
+            return None
+        loop = site.loops[-1]
+        if not isinstance(loop, For) or stmt not in loop.body.stmts:
+            return None
+        body = loop.body.stmts
+        pos = next(k for k, s in enumerate(body) if s is stmt)
+        inputs = {a.name for a in _all_uses(stmt) if isinstance(a, Var)} - {loop.var.name}
+        changed = inputs & self._modified(loop)
+        if not changed or site.var in inputs:
+            return None
+        for s in walk(loop.body):  # inputs changed only by plain statements after the def
+            if isinstance(s, Store) and s.target.name in changed:
+                return None
+            if any(v.name in changed for v in stmt_defs(s)) and \
+                    not any(s is b for b in body[pos + 1:]):
+                return None
+        first = next(k for k in range(pos + 1, len(body))
+                     if any(v.name in changed for v in stmt_defs(body[k])))
+        if self._reads(self.func.body, site.var) != self._reads(Block(body[pos + 1:first]),
+                                                                 site.var):
+            return None  # read after the inputs change, or outside the iteration
+        anchor = body[first]
+        if not isinstance(anchor, Eqn) or not any(m for m, st, _ in self.rev.markers
+                                                  if st is anchor):
+            return None
+        return anchor
+
+    def push_pop(self, site: Site, key: str, value: Var, loc):
+        """Statements saving ``value`` in the forward sweep and restoring it in the adjoint.
+
+        Scalars saved once per iteration of a single ``for`` loop with a constant step go to an
+        array preallocated with the trip count (``tape_x[pos_x] = x``); everything else to a
+        growable list (``tape_x.append(x)`` / ``tape_x.pop()``)."""
+        loop = site.loops[0] if len(site.loops) == 1 else None
+        vt = self.func.types.get(value.name) if not key.endswith("_old") else None
+        if key.endswith("_old") and isinstance(site.stmt, Store):
+            t = self.func.types.get(site.stmt.target.name)
+            if isinstance(t, ArrayType) and not any(isinstance(i, Slice) or (
+                    isinstance(i, Var) and self.func.types.get(i.name, t).ndim > 0)
+                    for i in site.stmt.index) and len(site.stmt.index) == t.ndim:
+                vt = ArrayType(t.dtype)
+        if not (isinstance(loop, For) and isinstance(loop.step, Const) and
+                isinstance(vt, ArrayType) and vt.ndim == 0 and id(loop) in self.loop_blocks):
+            tape = self.tape_for(key, value)
+            return ([Eqn("tape_push", (tape, value), (), {}, loc)],
+                    [Eqn("tape_pop", (tape,), (value,), {}, loc)])
+        n = self.trip_count(loop)
+        tape = Var(self.names.fresh(f"tape_{key}"))
+        pos = Var(self.names.fresh(f"pos_{key}"))
+        _insert_before(self.loop_blocks[id(loop)], loop, [
+            Eqn("empty", (n,), (tape,), {"dtype": vt.dtype}, loc),
+            Eqn("copy", (Const(0),), (pos,), {}, loc)])
+        push = [Store(tape, (pos,), value, None, loc), Eqn("add", (pos, Const(1)), (pos,), {}, loc)]
+        pop = [Eqn("sub", (pos, Const(1)), (pos,), {}, loc),
+               Eqn("getitem", (tape, pos), (value,), {"index": (pos,)}, loc)]
+        return push, pop
+
+    def trip_count(self, loop: For) -> Var:
+        """``len(range(start, stop, step))`` for a constant step, computed before the loop."""
+        if id(loop) in self.trips:
+            return self.trips[id(loop)]
+        step = loop.step.value
+        lo, hi = (loop.start, loop.stop) if step > 0 else (loop.stop, loop.start)
+        n = Var(self.names.fresh("trips"))
+        if abs(step) == 1 and isinstance(lo, Const) and lo.value == 0:
+            stmts = [Eqn("maximum", (hi, Const(0)), (n,), {}, loop.loc)]
+        else:
+            span, up, n0 = (Var(self.names.fresh(b)) for b in ("span", "t", "t"))
+            stmts = [Eqn("sub", (hi, lo), (span,), {}, loop.loc),
+                     Eqn("add", (span, Const(abs(step) - 1)), (up,), {}, loop.loc),
+                     Eqn("floordiv", (up, Const(abs(step))), (n0,), {}, loop.loc),
+                     Eqn("maximum", (n0, Const(0)), (n,), {}, loop.loc)]
+        _insert_before(self.loop_blocks[id(loop)], loop, stmts)
+        self.trips[id(loop)] = n
+        return n
+
+    def inverse_step(self, site: Site):
+        """``v = t`` right after ``t = v + c`` (``v += c``) on an integer ``v`` with a constant or
+        never-reassigned ``c``: the old value is ``v - c``."""
+        stmt = site.stmt
+        if not (isinstance(stmt, Eqn) and stmt.prim == "copy" and isinstance(stmt.ins[0], Var)):
+            return None
+        v, t = stmt.outs[0], stmt.ins[0]
+        vt = self.func.types.get(v.name)
+        if not (isinstance(vt, ArrayType) and vt.ndim == 0 and vt.is_int):
+            return None
+        k = next(i for i, s in enumerate(site.block.stmts) if s is stmt)
+        prev = site.block.stmts[k - 1] if k else None
+        if not (isinstance(prev, Eqn) and prev.prim in ("add", "sub") and prev.outs == (t,)):
+            return None
+        a, b = prev.ins
+        if prev.prim == "add" and b == v:
+            a, b = b, a
+        if a != v or b == v:
+            return None
+        step_ok = isinstance(b, Const) and isinstance(b.value, int) and \
+            not isinstance(b.value, bool)
+        if isinstance(b, Var):
+            bt = self.func.types.get(b.name)
+            step_ok = (self.def_counts.get(b.name, 0) == 0 and isinstance(bt, ArrayType) and
+                       bt.is_int and bt.ndim == 0)  # an integer parameter
+        if not step_ok:
+            return None
+        back = "sub" if prev.prim == "add" else "add"
+        return Eqn(back, (v, b), (v,), {}, stmt.loc)
 
     def handle(self, marker, stmt, var: Var):
         site = marker.params["site"]
         loc = stmt.loc
+        anchor = self.after_restore(site) if isinstance(stmt, Eqn) else None
+        if anchor is not None:  # recomputed once the inputs it reads are restored
+            self.late.append((site.loops[-1], stmt, anchor,
+                              Eqn(stmt.prim, stmt.ins, stmt.outs, dict(stmt.params), loc)))
+            self.replacements[id(marker)] = []
+            return
         if isinstance(stmt, Eqn) and self.can_recompute(site):
-            loop = site.loops[-1]
-            self.recomputed.setdefault(id(loop), []).append(
-                Eqn(stmt.prim, stmt.ins, stmt.outs, dict(stmt.params), loc))
+            self.schedule_recompute(site.loops[-1], stmt)
             self.replacements[id(marker)] = []
             return
         in_loop = bool(site.loops)
+        if var.name in self.counters and isinstance(stmt, Eqn) and isinstance(stmt.ins[0], Var):
+            self.replacements[id(marker)] = []  # only the reversed loop's bound reads it
+            return
+        undo = self.inverse_step(site)
+        if undo is not None:  # an integer counter step: undone exactly, no tape
+            self.replacements[id(marker)] = [undo]
+            return
         if isinstance(stmt, Eqn):
             if in_loop:
-                tape = self.tape_for(var.name, var)
-                _insert_before(site.block, stmt, [Eqn("tape_push", (tape, var), (), {}, loc)])
-                self.replacements[id(marker)] = [Eqn("tape_pop", (tape,), (var,), {}, loc)]
+                push, pop = self.push_pop(site, var.name, var, loc)
+                _insert_before(site.block, stmt, push)
+                self.replacements[id(marker)] = pop
                 if site.init is not None and var.name not in self.inited:
                     loop, block = site.init
                     _insert_before(block, loop, [Eqn("zero_of", (), (var,), {}, loc)])
@@ -208,14 +404,21 @@ class _Saver:
             return
         # an array element (or slice) about to be overwritten
         old = Var(self.names.fresh(f"{var.name}_old"))
-        prim = "getitem_copy" if any(isinstance(i, Slice) for i in stmt.index) else "getitem"
+        # a scalar element is a value; anything else (slice, row st[j] of a 2-D st) is a view
+        # that the store would overwrite: save a copy
+        target_t = self.func.types.get(stmt.target.name)
+        element = isinstance(target_t, ArrayType) and len(stmt.index) == target_t.ndim and \
+            not any(isinstance(i, Slice) or not isinstance(i, (Var, Const)) or
+                    getattr(self.func.types.get(getattr(i, "name", "")), "ndim", 0) > 0
+                    for i in stmt.index)
+        prim = "getitem" if element else "getitem_copy"
         read = Eqn(prim, (stmt.target, *index_atoms(stmt.index)), (old,),
                    {"index": stmt.index}, loc)
         restore = Store(stmt.target, stmt.index, old, None, loc)
         if in_loop:
-            tape = self.tape_for(old.name, old)
-            _insert_before(site.block, stmt, [read, Eqn("tape_push", (tape, old), (), {}, loc)])
-            self.replacements[id(marker)] = [Eqn("tape_pop", (tape,), (old,), {}, loc), restore]
+            push, pop = self.push_pop(site, old.name, old, loc)
+            _insert_before(site.block, stmt, [read] + push)
+            self.replacements[id(marker)] = pop + [restore]
         else:
             _insert_before(site.block, stmt, [read])
             self.replacements[id(marker)] = [restore]
@@ -227,8 +430,13 @@ class _Saver:
             primal.update(v.name for v in stmt_defs(stmt))
             if isinstance(stmt, Store):
                 primal.add(stmt.target.name)
+        views = _view_bases(self.func)
         while True:
             needed = (_adjoint_uses(self.adjoint) | self._replacement_uses()) & primal
+            for name in list(needed):  # reading a view reads its base's current elements
+                while name in views:
+                    name = views[name]
+                    needed.add(name)
             ready = [m for m in pending if m[2].name in needed]
             if not ready:
                 break
@@ -237,10 +445,23 @@ class _Saver:
                 self.handle(*m)
         for marker, _, _ in pending:
             self.replacements[id(marker)] = []
+        for _loop, _stmt, anchor, eqn in self.late:
+            target = next(m for m, st, _ in self.rev.markers if st is anchor)
+            self.replacements[id(target)] = self.replacements.get(id(target), []) + [eqn]
         self.splice(self.adjoint)
+        for loop, _stmt, _anchor, eqn in self.late:
+            new = Var(self.names.fresh(f"{eqn.outs[0].name}_r"))
+            _substitute(self.rev.rev_loops[id(loop)], {eqn.outs[0].name: new})
+            eqn.outs = (new,)
         for loop_id, eqns in self.recomputed.items():
+            # fresh names inside the reversed body: the forward values become dead (dce)
             body = self.rev.rev_loops[loop_id]
-            body.stmts[:0] = eqns
+            mapping = {e.outs[0].name: Var(self.names.fresh(f"{e.outs[0].name}_r"))
+                       for e in eqns}
+            body.stmts[:0] = sorted(eqns, key=lambda e: self.recompute_order[id(e)])
+            _substitute(body, mapping)
+            for e in eqns:
+                e.outs = (mapping[e.outs[0].name],)
         self.func.body.stmts[:0] = self.prelude
 
     def _replacement_uses(self) -> set:
@@ -249,6 +470,7 @@ class _Saver:
             names |= _adjoint_uses(Block(stmts))
         for eqns in self.recomputed.values():
             names |= _adjoint_uses(Block(eqns))
+        names |= _adjoint_uses(Block([e for *_, e in self.late]))
         return names
 
     def splice(self, block: Block):

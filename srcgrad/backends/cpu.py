@@ -81,15 +81,22 @@ class TransformDispatcher(CPUDispatcher):
                 raise err.with_traceback(None) from None
             raise exc
 
+    def _latest(self):
+        # A warm process loads machine code from numba's disk cache without running srcgrad's
+        # pipeline: regenerate the source (cheap, no compile) for the signature it loaded.
+        if self.transform._latest is None and self.signatures:
+            self.transform.specialize([from_numba(t) for t in self.signatures[-1]])
+        return self.transform.latest()
+
     @property
     def source(self) -> str:
         """The generated module of the most recent specialisation (forward and adjoint)."""
-        return self.transform.latest().source
+        return self._latest().source
 
     @property
     def ir(self) -> str:
         """The IR of the most recent specialisation, before and after the transformation."""
-        return self.transform.latest().ir_text
+        return self._latest().ir_text
 
     def source_for(self, *args) -> str:
         return self.transform.specialize_for_values(args).source

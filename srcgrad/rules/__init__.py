@@ -49,13 +49,4 @@ def adjoint_rule(prim: str):
 
 
 def load_builtin_rules():
-    from . import elementwise  # noqa: F401  (registers on import)
-
-    try:  # array rules arrive with the array milestone
-        from . import reductions, shape  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        from . import linalg  # noqa: F401
-    except ImportError:
-        pass
+    from . import elementwise, linalg, reductions, shape  # noqa: F401  (register on import)

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from srcgrad import runtime as rt
+
 from . import adjoint_rule
 
 
@@ -83,15 +85,17 @@ def abs_(g, x):
 
 @adjoint_rule("maximum")
 def maximum(g, x, y):
-    # ties split the cotangent evenly, like JAX
-    wx = (x > y) + 0.5 * (x == y)
-    return g * wx, g * (1.0 - wx)
+    # ties split the cotangent evenly, like JAX (written so float32 stays float32)
+    half = 0.5 * g
+    gx = half * (x > y) + half * (x >= y)
+    return gx, g - gx
 
 
 @adjoint_rule("minimum")
 def minimum(g, x, y):
-    wx = (x < y) + 0.5 * (x == y)
-    return g * wx, g * (1.0 - wx)
+    half = 0.5 * g
+    gx = half * (x < y) + half * (x <= y)
+    return gx, g - gx
 
 
 @adjoint_rule("exp")
@@ -101,7 +105,7 @@ def exp(g, ans, x):
 
 @adjoint_rule("exp2")
 def exp2(g, ans, x):
-    return g * ans * np.log(2.0)
+    return g * ans * 0.6931471805599453  # log(2), a literal keeps float32
 
 
 @adjoint_rule("expm1")
@@ -121,12 +125,12 @@ def log1p(g, x):
 
 @adjoint_rule("log2")
 def log2(g, x):
-    return g / (x * np.log(2.0))
+    return g / (x * 0.6931471805599453)
 
 
 @adjoint_rule("log10")
 def log10(g, x):
-    return g / (x * np.log(10.0))
+    return g / (x * 2.302585092994046)
 
 
 @adjoint_rule("sqrt")
@@ -213,3 +217,18 @@ def arctan2(g, y, x):
 @adjoint_rule("hypot")
 def hypot(g, ans, x, y):
     return g * x / ans, g * y / ans
+
+
+@adjoint_rule("where")
+def where(g, cond, x, y):
+    return None, g * cond, g * np.logical_not(cond)
+
+
+@adjoint_rule("clip")
+def clip(g, x, lo, hi):
+    return g * np.logical_and(x >= lo, x <= hi), g * (x < lo), g * (x > hi)
+
+
+@adjoint_rule("astype")
+def astype(g, x):
+    return rt.cast_like(g, x)

@@ -1,7 +1,34 @@
 """Helpers that generated code calls (``rt.unbroadcast(...)``): numba-compiled, callable from
 Python too.  This package imports only numba and NumPy, never the compiler stages."""
 
+from .adjoints import (
+    concat_adj_a,
+    concat_adj_b,
+    diag_adj,
+    fill_like,
+    mean_fill,
+    mean_scale,
+    prod_others,
+    trace_adj,
+    transpose_back,
+)
+from .arrays import add_at, expand_dims_axis, matmul_adj_a, matmul_adj_b, range_last, squeeze_axis
 from .broadcast import cast_like, unbroadcast, zeros_like_any
-from .loops import range_last, sign_int
+from .loops import sign_int
+from .reductions import (
+    argmax_mask,
+    expand_reduced,
+    max_axis,
+    mean_axis,
+    min_axis,
+    prod_axis,
+    sum_axis,
+)
+from .scalars import int_pow
+from .tangent import tangent_like
 
-__all__ = ["cast_like", "range_last", "sign_int", "unbroadcast", "zeros_like_any"]
+__all__ = ["add_at", "argmax_mask", "cast_like", "concat_adj_a", "concat_adj_b", "diag_adj",
+           "expand_dims_axis", "expand_reduced", "fill_like", "int_pow", "matmul_adj_a", "matmul_adj_b", "max_axis",
+           "mean_axis", "mean_fill", "mean_scale", "min_axis", "prod_axis", "prod_others", "range_last",
+           "sign_int", "squeeze_axis", "sum_axis", "tangent_like", "trace_adj", "transpose_back",
+           "unbroadcast", "zeros_like_any"]

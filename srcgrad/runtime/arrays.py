@@ -65,7 +65,7 @@ __all__ = [
 
 
 def add_at(a, idx, v):
-    """In place ``a[idx[k]] += v[k]`` with repeated indices accumulating (``np.add.at``); returns a."""
+    """In place ``a[idx[k]] += v[k]``, repeated indices accumulating (``np.add.at``); returns ``a``."""
     np.add.at(a, idx, v)
     return a
 
@@ -93,7 +93,8 @@ def _broadcast_step(vlen, n):
 def _add_at_ov(a, idx, v):
     if not (isinstance(a, types.Array) and a.ndim in (1, 2)):
         raise TypingError(f"add_at: target must be a 1-D or 2-D array, got {a}")
-    if not (isinstance(idx, types.Array) and idx.ndim == 1 and isinstance(idx.dtype, types.Integer)):
+    int_index = isinstance(idx, types.Array) and isinstance(idx.dtype, types.Integer)
+    if not (int_index and idx.ndim == 1):
         raise TypingError(f"add_at: indices must be a 1-D integer array, got {idx}")
     if is_scalar_type(v):
         if a.ndim == 1:
@@ -340,7 +341,7 @@ def _squeeze_axis_ov(x, axis):
         dt = numpy_support.as_dtype(x.dtype)
 
         def impl0(x, axis):
-            _squeezed_layout(x.shape, x.strides, axis)
+            _squeezed_layout(x.shape, x.strides, np.intp(axis))
             out = np.empty((), dt)
             out[()] = x[0]
             return out
@@ -348,10 +349,8 @@ def _squeeze_axis_ov(x, axis):
         return impl0
 
     def impl(x, axis):
-        shp, strd = _squeezed_layout(x.shape, x.strides, axis)
-        return np.lib.stride_tricks.as_strided(
-            x, shape=to_fixed_tuple(shp, nd), strides=to_fixed_tuple(strd, nd)
-        )
+        shp, strd = _squeezed_layout(x.shape, x.strides, np.intp(axis))
+        return np.lib.stride_tricks.as_strided(x, shape=to_fixed_tuple(shp, nd), strides=to_fixed_tuple(strd, nd))
 
     return impl
 
@@ -363,11 +362,10 @@ def _expand_dims_axis_ov(x, axis):
     if is_scalar_type(x):
 
         def impl_scalar(x, axis):
-            normalize_axis(axis, 1)
+            normalize_axis(np.intp(axis), np.intp(1))
             return np.full(1, x)
 
         return impl_scalar
     if not isinstance(x, types.Array):
         raise TypingError(f"expand_dims_axis: unsupported argument {x}")
-    n = x.ndim + 1
-    return lambda x, axis: np.expand_dims(x, normalize_axis(axis, n))
+    return lambda x, axis: np.expand_dims(x, normalize_axis(np.intp(axis), np.intp(x.ndim + 1)))

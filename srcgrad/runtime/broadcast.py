@@ -5,12 +5,14 @@ debug backend) with a numba implementation registered through
 ``numba.extending.overload``; inside ``@numba.njit`` code the call resolves to
 the overload, specialised on the numba types of the arguments.
 
-The numba implementations share one building block, the *mapped loop*: it
-walks a "big" C-ordered array element by element and, for each flat index
-``j``, computes the flat index ``k`` into a "small" C-ordered array whose axes
-are either the big array's axes or broadcast (stride 0) axes.  Reductions,
+The numba implementations share one building block, the *mapped loop*
+(:func:`make_mapped_loop`): it walks a "big" array of any layout row by row in
+C order and pairs each element with its partner in a "small" C array whose axes
+are the big array's axes, some of them broadcast (stride 0).  Reductions,
 un-broadcasting, broadcasting back (``expand_reduced``) and the max/min masks
-are all that loop with a different body.
+are all that loop with a different row body.  Integer arguments passed to the
+shared njit kernels are kept non-literal so that one compiled kernel serves
+every axis and every reduction of an array type.
 """
 
 import numba
@@ -74,9 +76,7 @@ def axis_mask_function(axis, ndim):
         return _mask_all, ndim
     if isinstance(axis, types.Integer):
         return _mask_int, 1
-    if isinstance(axis, types.BaseTuple) and all(
-        isinstance(t, types.Integer) for t in axis
-    ):
+    if isinstance(axis, types.BaseTuple) and all(isinstance(t, types.Integer) for t in axis):
         if len(axis) == 0:
             return _mask_none, 0
         return _mask_tuple, len(axis)
@@ -126,11 +126,17 @@ def normalize_axis(ax, ndim):
 
 
 @numba.njit
-def _mask_int(axis, ndim):
+def _mask_one(axis, ndim):
     """Mask selecting one (possibly negative) axis."""
     mask = np.zeros(ndim, np.bool_)
     mask[normalize_axis(axis, ndim)] = True
     return mask
+
+
+@numba.njit(inline="always")
+def _mask_int(axis, ndim):
+    """:func:`_mask_one` for a literal or runtime int axis (one compiled version for all)."""
+    return _mask_one(np.intp(axis), np.intp(ndim))
 
 
 @numba.njit
@@ -138,7 +144,7 @@ def _mask_tuple(axis, ndim):
     """Mask selecting a tuple of axes; duplicates raise like NumPy."""
     mask = np.zeros(ndim, np.bool_)
     for ax in literal_unroll(axis):
-        a = normalize_axis(ax, ndim)
+        a = normalize_axis(np.intp(ax), np.intp(ndim))
         if mask[a]:
             raise ValueError("duplicate value in 'axis'")
         mask[a] = True
@@ -236,48 +242,77 @@ def _c_flat_ov(x):
     return impl
 
 
-def make_mapped_loop(body):
-    """Build ``loop(big, kstrides, a, b, c)`` calling ``body(v, a, b, c, j, k)``.
+def make_mapped_loop(row_body):
+    """Build the jit-only ``loop(big, kstrides, a, b, c)`` walking array ``big`` row by row.
 
-    ``v`` runs over the elements of array ``big`` (any layout) in C order, ``j``
-    is its C-order flat index and ``k = sum(index * kstrides)`` the matching
-    flat index into a small C array (``kstrides`` is 0 on broadcast axes).
+    For every 1-D view ``row`` of ``big`` (any layout) along its last axis, in C
+    order, it calls ``row_body(row, a, b, c, j, k, klast)`` where ``j`` is the
+    C-order flat index of ``row[0]`` in ``big`` and ``k + i * klast`` the flat
+    index of ``row[i]``'s partner in a small C array whose strides, counted in
+    ``big``'s axes, are ``kstrides`` (0 on broadcast axes, so ``klast`` is 0 or 1).
     """
 
     def loop(big, kstrides, a, b, c):
-        n = big.ndim
-        dims = big.shape
-        idx = np.zeros(n, np.intp)
-        k = 0
-        for j, v in enumerate(big.flat):
-            body(v, a, b, c, j, k)
-            ax = n - 1
-            while ax >= 0:
-                idx[ax] += 1
-                k += kstrides[ax]
-                if idx[ax] < dims[ax]:
-                    break
-                k -= kstrides[ax] * dims[ax]
-                idx[ax] = 0
-                ax -= 1
+        raise NotImplementedError("mapped loops are only callable from numba-compiled code")
 
-    return numba.njit(loop)
+    @overload(loop)
+    def _loop_ov(big, kstrides, a, b, c):
+        lead = big.ndim - 1  # axes enumerated by the row odometer
+        if lead == 0:
+            return lambda big, kstrides, a, b, c: row_body(big, a, b, c, 0, 0, kstrides[0])
+
+        def impl(big, kstrides, a, b, c):
+            dims = big.shape
+            klast = kstrides[lead]
+            rows = 1
+            for d in range(lead):
+                rows *= dims[d]
+            idx = np.zeros(lead, np.intp)
+            k = 0
+            for r in range(rows):
+                row_body(big[to_fixed_tuple(idx, lead)], a, b, c, r * dims[lead], k, klast)
+                d = lead - 1
+                while d >= 0:
+                    idx[d] += 1
+                    k += kstrides[d]
+                    if idx[d] < dims[d]:
+                        break
+                    k -= kstrides[d] * dims[d]
+                    idx[d] = 0
+                    d -= 1
+
+        return impl
+
+    return loop
 
 
 @numba.njit(inline="always")
-def _body_add(v, out, b, c, j, k):
-    out[k] += v
+def _row_add(row, out, b, c, j, k, klast):
+    if klast == 0:
+        acc = out[k]
+        for i in range(row.shape[0]):
+            acc += row[i]
+        out[k] = acc
+    else:
+        for i in range(row.shape[0]):
+            out[k + i] += row[i]
 
 
 @numba.njit(inline="always")
-def _body_gather(v, out, src, c, j, k):
-    out[j] = src[k]
+def _row_gather(row, out, src, c, j, k, klast):
+    if klast == 0:
+        v = src[k]
+        for i in range(row.shape[0]):
+            out[j + i] = v
+    else:
+        for i in range(row.shape[0]):
+            out[j + i] = src[k + i]
 
 
 #: ``out[k] += big[j]``: sums the big array into the small one.
-add_loop = make_mapped_loop(_body_add)
-#: ``out[j] = src[k]``: broadcasts the small array into the big one (pass ``big=out``).
-gather_loop = make_mapped_loop(_body_gather)
+add_loop = make_mapped_loop(_row_add)
+#: ``out[j] = src[k]``: broadcasts the small array into the big one (pass ``big=out``, ``a=out.ravel()``).
+gather_loop = make_mapped_loop(_row_gather)
 
 
 @numba.njit
@@ -319,10 +354,8 @@ def unbroadcast(g, x):
         return np.full(x.shape, g, dtype=dt)
     if g.shape != x.shape:
         lead = g.ndim - x.ndim
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(x.shape) if n == 1 and g.shape[lead + i] != 1
-        )
-        g = np.sum(g, axis=axes).reshape(x.shape)
+        axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(x.shape) if n == 1 and g.shape[lead + i] != 1)
+        g = np.asarray(np.sum(g, axis=axes)).reshape(x.shape)
     return g.astype(dt, copy=False)
 
 
@@ -335,10 +368,12 @@ def _unbroadcast_ov(g, x):
             return lambda g, x: conv(g)
         if isinstance(g, types.Array):
             return lambda g, x: conv(np.sum(g))
-    if not isinstance(x, types.Array) or x.ndim == 0:
+    if not isinstance(x, types.Array):
         raise TypingError(f"unbroadcast: unsupported x type {x}")
     if is_scalar_type(g):
         return lambda g, x: np.full(x.shape, g, dt)
+    if x.ndim == 0 and isinstance(g, types.Array):
+        return lambda g, x: np.full(x.shape, np.sum(g), dt)
     if not isinstance(g, types.Array) or g.ndim < x.ndim:
         raise TypingError(f"unbroadcast: cotangent {g} cannot reduce to {x}")
     xnd = x.ndim

@@ -1,15 +1,8 @@
-"""Loop helpers the generated adjoints call (jitted; callable from Python too)."""
+"""Loop helpers the generated adjoints call (jitted; callable from Python too).
+
+``range_last`` lives in `arrays.py` beside the other array/loop helpers."""
 
 import numba
-
-
-@numba.njit(cache=True)
-def range_last(a, b, s):
-    """The last element of range(a, b, s); with an empty range, a value making the reversed
-    range ``range(range_last(a, b, s), a - sign(s), -s)`` empty as well."""
-    if s > 0:
-        return a + ((b - a - 1) // s) * s
-    return a + ((b - a + 1) // s) * s
 
 
 @numba.njit(cache=True)

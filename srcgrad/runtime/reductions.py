@@ -17,7 +17,6 @@ from numba.extending import overload
 from numba.np import numpy_support
 
 from .broadcast import (
-    add_loop,
     axis_mask_function,
     c_flat,
     gather_loop,
@@ -79,30 +78,85 @@ def prod_axis(x, axis=None, keepdims=False):
 # ---------------------------------------------------------------------------
 
 
-@numba.njit(inline="always")
-def _body_mul(v, out, b, c, j, k):
-    out[k] *= v
+# Reduction operators (runtime codes: one compiled loop serves every reduction of a type).
+_SUM, _PROD, _MAX, _MIN, _MEAN = 0, 1, 2, 3, 4
+_OPS = {"sum": _SUM, "prod": _PROD, "max": _MAX, "min": _MIN, "mean": _MEAN}
 
 
 @numba.njit(inline="always")
-def _body_max(v, out, b, c, j, k):
-    if v > out[k] or v != v:  # noqa: PLR0124 -- NaN wins, as in NumPy
-        out[k] = v
+def _row_reduce(row, out, op, c, j, k, klast):
+    n = row.shape[0]
+    if klast == 0:  # the whole row reduces into out[k]: accumulate in a register
+        acc = out[k]
+        if op == _PROD:
+            for i in range(n):
+                acc *= row[i]
+        elif op == _MAX:
+            for i in range(n):
+                v = row[i]
+                if v > acc or v != v:  # noqa: PLR0124 -- NaN wins, as in NumPy
+                    acc = v
+        elif op == _MIN:
+            for i in range(n):
+                v = row[i]
+                if v < acc or v != v:  # noqa: PLR0124
+                    acc = v
+        else:
+            for i in range(n):
+                acc += row[i]
+        out[k] = acc
+    elif op == _PROD:
+        for i in range(n):
+            out[k + i] *= row[i]
+    elif op == _MAX:
+        for i in range(n):
+            v = row[i]
+            if v > out[k + i] or v != v:  # noqa: PLR0124
+                out[k + i] = v
+    elif op == _MIN:
+        for i in range(n):
+            v = row[i]
+            if v < out[k + i] or v != v:  # noqa: PLR0124
+                out[k + i] = v
+    else:
+        for i in range(n):
+            out[k + i] += row[i]
 
 
 @numba.njit(inline="always")
-def _body_min(v, out, b, c, j, k):
-    if v < out[k] or v != v:  # noqa: PLR0124
-        out[k] = v
+def _row_sum_prod(row, out, op, c, j, k, klast):
+    n = row.shape[0]
+    for i in range(n):
+        if op == _PROD:
+            out[k + i * klast] *= row[i]
+        else:
+            out[k + i * klast] += row[i]
 
 
-_LOOPS = {
-    "sum": add_loop,
-    "mean": add_loop,
-    "prod": make_mapped_loop(_body_mul),
-    "max": make_mapped_loop(_body_max),
-    "min": make_mapped_loop(_body_min),
-}
+def _make_reduce_run(row_body):
+    """Build ``run(x, kstrides, size, count, op, init, dtype)`` reducing rows with ``row_body``."""
+    loop = make_mapped_loop(row_body)
+
+    def run(x, kstrides, size, count, op, init, dtype):
+        out = np.empty(size, dtype)
+        for i in range(size):
+            out[i] = init
+        if (op == _MAX or op == _MIN) and count == 0 and size > 0:
+            raise ValueError("zero-size array to reduction operation which has no identity")
+        loop(x, kstrides, out, op, out)
+        if op == _MEAN:
+            for i in range(size):
+                out[i] = out[i] / count if count > 0 else np.nan
+        return out
+
+    return numba.njit(run)
+
+
+#: Reduce ``x`` into a new flat array of ``size`` groups of ``count`` elements (ordered dtypes).
+_reduce_run = _make_reduce_run(_row_reduce)
+#: The same for complex dtypes, which have sums, means and products but no max/min.
+_reduce_run_complex = _make_reduce_run(_row_sum_prod)
+
 
 _NUMPY_REDUCERS = {
     "sum": np.sum,
@@ -130,25 +184,10 @@ def _initial_value(kind, dt):
     raise TypingError(f"{kind}_axis: unsupported dtype {dt}")
 
 
-@numba.njit
-def _finish_mean(out, count):
-    """Divide group sums by the group size (NaN for empty groups, like NumPy)."""
-    for i in range(out.size):
-        out[i] = out[i] / count if count > 0 else np.nan
-
-
-@numba.njit
-def _check_nonempty(count, size):
-    """Raise like NumPy when max/min reduces an empty group."""
-    if count == 0 and size > 0:
-        raise ValueError("zero-size array to reduction operation which has no identity")
-
-
 def _reduction_typer(kind):
     """Typing function for ``<kind>_axis`` returning an implementation specialised on the types."""
     reducer = _NUMPY_REDUCERS[kind]
-    is_mean = kind == "mean"
-    is_minmax = kind in ("max", "min")
+    op = _OPS[kind]
 
     def typer(x, axis=None, keepdims=False):
         if is_scalar_type(x):
@@ -163,24 +202,18 @@ def _reduction_typer(kind):
             return lambda x, axis=None, keepdims=False: numba.literally(keepdims)
         in_dt = numpy_support.as_dtype(x.dtype)
         out_dt = reducer(np.zeros(1, in_dt)).dtype
-        init = _initial_value(kind, out_dt)
+        if out_dt.kind == "c" and op in (_MAX, _MIN):
+            raise TypingError(f"{kind}_axis: complex arrays are not ordered")
+        run = _reduce_run_complex if out_dt.kind == "c" else _reduce_run
+        init = out_dt.type(_initial_value(kind, out_dt))
         mask_fn, nred = axis_mask_function(axis, x.ndim)
-        n = x.ndim
-        out_nd = n if kd else n - nred
-        loop = _LOOPS[kind]
-        finish = reshaper(out_nd)
+        finish = reshaper(x.ndim if kd else x.ndim - nred)
 
         def impl(x, axis=None, keepdims=False):
             dims = shape_array(x.shape)
-            mask = mask_fn(axis, n)
+            mask = mask_fn(axis, x.ndim)
             strides, size, count = reduced_layout(dims, mask)
-            out = np.empty(size, out_dt)
-            out[:] = init
-            if is_minmax:
-                _check_nonempty(count, size)
-            loop(x, strides, out, out, out)
-            if is_mean:
-                _finish_mean(out, count)
+            out = run(x, strides, size, count, np.intp(op), init, out_dt)  # np.intp: not a literal
             return finish(out, reduced_shape(dims, mask, kd))
 
         return impl
@@ -241,18 +274,29 @@ def _same(v, m):
 
 
 @numba.njit(inline="always")
-def _body_count(v, cnt, ans, c, j, k):
-    if _same(v, ans[k]):
-        cnt[k] += 1
+def _row_count(row, cnt, ans, c, j, k, klast):
+    if klast == 0:
+        m = ans[k]
+        n = 0
+        for i in range(row.shape[0]):
+            if _same(row[i], m):
+                n += 1
+        cnt[k] += n
+    else:
+        for i in range(row.shape[0]):
+            if _same(row[i], ans[k + i]):
+                cnt[k + i] += 1
 
 
 @numba.njit(inline="always")
-def _body_share(v, out, ans, cnt, j, k):
-    out[j] = 1.0 / cnt[k] if _same(v, ans[k]) else 0.0
+def _row_share(row, out, ans, cnt, j, k, klast):
+    for i in range(row.shape[0]):
+        kk = k + i * klast
+        out[j + i] = 1.0 / cnt[kk] if _same(row[i], ans[kk]) else 0.0
 
 
-_count_loop = make_mapped_loop(_body_count)
-_share_loop = make_mapped_loop(_body_share)
+_count_loop = make_mapped_loop(_row_count)
+_share_loop = make_mapped_loop(_row_share)
 
 
 @numba.njit
@@ -275,10 +319,9 @@ def _expand_reduced_ov(g, x, axis=None, keepdims=False):
     if not (is_scalar_type(g) or isinstance(g, types.Array)):
         raise TypingError(f"expand_reduced: unsupported cotangent type {g}")
     mask_fn, _ = axis_mask_function(axis, x.ndim)
-    n = x.ndim
 
     def impl(g, x, axis=None, keepdims=False):
-        strides, size, _ = reduced_layout(shape_array(x.shape), mask_fn(axis, n))
+        strides, size, _ = reduced_layout(shape_array(x.shape), mask_fn(axis, x.ndim))
         src = c_flat(g)
         _check_size(src.size, size)
         out = np.empty(x.shape, dt)
@@ -299,10 +342,9 @@ def _argmax_mask_ov(x, ans, axis=None, keepdims=False):
     if not (is_scalar_type(ans) or isinstance(ans, types.Array)):
         raise TypingError(f"argmax_mask: unsupported ans type {ans}")
     mask_fn, _ = axis_mask_function(axis, x.ndim)
-    n = x.ndim
 
     def impl(x, ans, axis=None, keepdims=False):
-        strides, size, _ = reduced_layout(shape_array(x.shape), mask_fn(axis, n))
+        strides, size, _ = reduced_layout(shape_array(x.shape), mask_fn(axis, x.ndim))
         a = c_flat(ans)
         _check_size(a.size, size)
         cnt = np.zeros(size, np.intp)
