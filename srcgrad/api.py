@@ -41,6 +41,27 @@ class Specialization:
         return self.built.ir_text
 
 
+def normalize_argnums_for(argnums, nparams: int, fn_name: str, loc) -> tuple:
+    """Negative argnums counted from the end; out-of-range ones rejected as the user wrote them."""
+    normalized = tuple(a + nparams if a < 0 else a for a in argnums)
+    for a, given in zip(normalized, argnums):
+        if not 0 <= a < nparams:
+            raise DifferentiationError(f"argnums={given} is out of range: {fn_name} takes "
+                                       f"{nparams} argument(s)", loc, construct="argnums")
+    return normalized
+
+
+def tangent_param_names(param_names: list, argnums: tuple) -> list:
+    """``x_dot`` for each differentiated parameter, never colliding with an existing name."""
+    taken = list(param_names)
+    for a in argnums:
+        name = f"{param_names[a]}_dot"
+        while name in taken:
+            name += "_"
+        taken.append(name)
+    return taken[len(param_names):]
+
+
 class Transform:
     """One user function under one transformation; specialised once per argument types."""
 
@@ -53,12 +74,7 @@ class Transform:
         self.func_ir, deps = frontend.lower(self.fn)
         self.fn_name = self.func_ir.name
         self.nparams = len(self.func_ir.params)
-        self.argnums = tuple(a + self.nparams if a < 0 else a for a in argnums)
-        for a, given in zip(self.argnums, argnums):
-            if not 0 <= a < self.nparams:
-                raise DifferentiationError(f"argnums={given} is out of range: {self.fn_name} takes "
-                                           f"{self.nparams} argument(s)", self.func_ir.loc,
-                                           construct="argnums")
+        self.argnums = normalize_argnums_for(argnums, self.nparams, self.fn_name, self.func_ir.loc)
         self.as_tuple = as_tuple
         self.param_names = [p.name for p in self.func_ir.params]
         if kind == "vjp":
@@ -67,11 +83,7 @@ class Transform:
                 ct += "_"
             self.param_names.append(ct)
         elif kind == "jvp":  # forward mode: one tangent per differentiated argument
-            for a in self.argnums:
-                name = f"{self.param_names[a]}_dot"
-                while name in self.param_names:
-                    name += "_"
-                self.param_names.append(name)
+            self.param_names += tangent_param_names(self.param_names, self.argnums)
         self.nargs = len(self.param_names)
         self.entry_name = f"{self.fn_name}_{kind}"
         self.key = cache.key(__version__, cache.package_hash(), kind, self.argnums, as_tuple,

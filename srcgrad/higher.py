@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 
 from . import __version__, cache, forward
-from .api import Transform
+from .api import Transform, normalize_argnums_for, tangent_param_names
 from .errors import DifferentiationError
 from .ir import Const
 from .types import ArrayType
@@ -57,20 +57,11 @@ class NestedTransform(Transform):
         self.func_ir = inner.func_ir
         self.fn_name = inner.fn_name if inner.kind == "primal" else inner.entry_name
         self.nparams = inner.nargs
-        self.argnums = tuple(a + self.nparams if a < 0 else a for a in argnums)
-        for a in self.argnums:
-            if not 0 <= a < self.nparams:
-                raise DifferentiationError(f"argnums={a} is out of range: {self.fn_name} takes "
-                                           f"{self.nparams} argument(s)", self.func_ir.loc,
-                                           construct="argnums")
+        self.argnums = normalize_argnums_for(argnums, self.nparams, self.fn_name, self.func_ir.loc)
         self.as_tuple = as_tuple
         self.param_names = list(inner.param_names)
         if kind in ("jvp", "hvp"):
-            for a in self.argnums:
-                name = f"{self.param_names[a]}_dot"
-                while name in self.param_names:
-                    name += "_"
-                self.param_names.append(name)
+            self.param_names += tangent_param_names(self.param_names, self.argnums)
         self.nargs = len(self.param_names)
         self.entry_name = f"{self.fn_name}_{kind}"
         self.key = cache.key(__version__, cache.package_hash(), "nested", inner.key, kind,
