@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from . import __version__, codegen, forward
 from .ir import format_func
+from .liveness import prune
 from .passes import dce, fold, infer_types
 from .reverse import reverse
 from .stores import check_stores
@@ -69,6 +70,7 @@ def build(transform, arg_types: list, preamble: list) -> Built:
         infer_types(gen, arg_types)
         _print("reverse", gen)
         fold(gen)
+        prune(gen)
         dce(gen)
         infer_types(gen, arg_types)
         _print("dce", gen)
