@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy as _copy
 
-from . import checkpointing, scatter, tape
+from . import checkpointing, forward_partials, scatter, tape
 from .errors import DifferentiationError, UnsupportedError
 from .frontend import NameGen
 from .ir import (
@@ -279,7 +279,11 @@ class Reverser:
             raise DifferentiationError(f"no adjoint rule for {eqn.prim!r}", eqn.loc,
                                        construct=eqn.prim)
         y = eqn.outs[0]
+        start = len(out.stmts)
         contribs = inline_rule(rule, self.bar(y.name), y, eqn.ins, out, self.names, eqn.loc)
+        inlined = out.stmts[start:]
+        forward_partials.substitute(eqn, inlined)
+        out.stmts[start:] = inlined
         y_type = self.types.get(y.name)
         for x, c in zip(eqn.ins, contribs):
             if not self.is_active(x) or c is None or (isinstance(c, Const) and c.value is None):
@@ -436,6 +440,7 @@ def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Fu
     names = NameGen()
     names.taken |= _names_in(func)
     instrument_whiles(func, names)
+    forward_partials.hoist(func, names)
     from .passes import infer_types
 
     infer_types(func, [func.types[p.name] for p in func.params])
