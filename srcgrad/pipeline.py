@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from . import __version__, codegen, forward
 from .ir import format_func
 from .liveness import prune
+from .masks import flatten_masks
 from .passes import dce, fold, infer_types
 from .reverse import reverse
 from .stores import check_stores
@@ -43,6 +44,7 @@ def prepare_primal(func_ir, arg_types, check_writes=False):
     func = copy.deepcopy(func_ir)
     _print("frontend", func)
     infer_types(func, arg_types)
+    flatten_masks(func)  # x[m] with a 2-D+ boolean m: numba indexes with 1-D masks only
     _print("types", func)
     fold(func)
     if check_writes:  # before dce, which cannot see writes through views

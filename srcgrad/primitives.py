@@ -250,9 +250,12 @@ def _getitem(in_types, params, weak):
             # an integer scalar removes an axis; an index array replaces it by its own axes
             ndim += -1 + (t.ndim if not t.is_bool else 1)
             if t.is_bool:
-                if t.ndim > 1:  # numba's compiler crashes on these
-                    raise TypeError("boolean masks must be 1-D (use np.where(mask, x, 0.0) for "
-                                    "a multi-dimensional mask)")
+                if t.ndim > 1 and not (len(index) == 1 and t.ndim == base.ndim):
+                    # numba's compiler crashes on these; x[m] with m.shape == x.shape is
+                    # rewritten to 1-D masks (masks.py)
+                    raise TypeError("a boolean mask with more than one dimension must be the only "
+                                    "index and have the array's number of dimensions (or use "
+                                    "np.where(mask, x, 0.0))")
                 ndim -= t.ndim - 1
     if ndim < 0:
         raise TypeError(f"too many indices for {base}")
