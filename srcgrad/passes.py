@@ -206,12 +206,46 @@ def _fold_eqn(stmt):
     return Const(value)
 
 
+def _view_links(func: Func) -> dict:
+    """name -> names that may share its memory through one view operation (both directions)."""
+    from .stores import may_view
+
+    links: dict = {}
+    for stmt in walk(func.body):
+        if isinstance(stmt, Eqn) and stmt.ins and isinstance(stmt.ins[0], Var) and may_view(func, stmt):
+            for a, b in ((stmt.outs[0].name, stmt.ins[0].name), (stmt.ins[0].name, stmt.outs[0].name)):
+                links.setdefault(a, set()).add(b)
+    return links
+
+
+def _closure(names: set, links: dict) -> set:
+    out, todo = set(names), list(names)
+    while todo:
+        for other in links.get(todo.pop(), ()):
+            if other not in out:
+                out.add(other)
+                todo.append(other)
+    return out
+
+
+def _written_arrays(func: Func) -> set:
+    """Arrays written in place (stores, ``iadd``) and every array sharing memory with one."""
+    written = set()
+    for stmt in walk(func.body):
+        if isinstance(stmt, Store):
+            written.add(stmt.target.name)
+        elif isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS:
+            written.add(stmt.ins[0].name)
+    return _closure(written, _view_links(func))
+
+
 def fold(func: Func) -> Func:
     """Fold constant expressions; propagate constants and copies of single-assignment values."""
     result_names = {a.name for a in func.result_atoms() if isinstance(a, Var)}
     for _ in range(10):
         _strength_reduce(func)
         counts = _def_counts(func)
+        written = _written_arrays(func)  # their values change without a new assignment
         mapping = {}
         seen: dict = {}
         keep = []
@@ -226,7 +260,8 @@ def fold(func: Func) -> Func:
                 if single and stmt.prim in CSE_PRIMS:
                     ins = tuple(mapping.get(a.name, a) if isinstance(a, Var) else a
                                 for a in stmt.ins)
-                    if all(isinstance(a, Const) or counts.get(a.name) == 1 for a in ins):
+                    if all(isinstance(a, Const) or (counts.get(a.name) == 1 and a.name not in written)
+                           for a in ins):
                         sig = (stmt.prim, ins, repr(sorted(stmt.params.items())))
                         if sig in seen:
                             mapping[out.name] = seen[sig]
@@ -304,55 +339,68 @@ EFFECT_PRIMS = {"tape_push", "tape_pop", "tape_new", "restore", "restore_item"}
 INPLACE_PRIMS = {"iadd"}
 
 
-def _kept(stmt, live: set) -> bool:
+def _written_live(name: str, live: set, groups: dict) -> bool:
+    """Is the array written through ``name`` live, directly or through a view of it?"""
+    return name in live or bool(groups.get(name, set()) & live)
+
+
+def _kept(stmt, live: set, groups: dict) -> bool:
     """Does this statement (or anything inside it) produce something live?"""
     if isinstance(stmt, Eqn):
         if stmt.prim in EFFECT_PRIMS:
             return True
         if stmt.prim in INPLACE_PRIMS:
-            return stmt.ins[0].name in live
+            return _written_live(stmt.ins[0].name, live, groups)
         return any(o.name in live for o in stmt.outs)
     if isinstance(stmt, Store):
-        return stmt.target.name in live
+        return _written_live(stmt.target.name, live, groups)
     if isinstance(stmt, (If, For, While)):
-        return any(_kept(s, live) for child in child_blocks(stmt) for s in child.stmts)
+        return any(_kept(s, live, groups) for child in child_blocks(stmt) for s in child.stmts)
     return True  # break / continue
 
 
-def _mark(block: Block, live: set) -> bool:
+def _mark(block: Block, live: set, groups: dict) -> bool:
     grew = False
     for stmt in block.stmts:
-        if not _kept(stmt, live):
+        if not _kept(stmt, live, groups):
             continue
         atoms = stmt_uses(stmt)
         if isinstance(stmt, Store) or (isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS):
-            atoms = atoms[1:]  # writing into an array is not a use of it
+            target = atoms[0]
+            atoms = atoms[1:]  # writing into an array is not a use of it...
+            if target.name not in live:  # ...but a write kept for a view's sake needs its target
+                live.add(target.name)
+                grew = True
         for a in atoms:
             if isinstance(a, Var) and a.name not in live:
                 live.add(a.name)
                 grew = True
         for child in child_blocks(stmt):
-            grew |= _mark(child, live)
+            grew |= _mark(child, live, groups)
     return grew
 
 
-def _sweep(block: Block, live: set):
+def _sweep(block: Block, live: set, groups: dict):
     out = []
     for stmt in block.stmts:
-        if not _kept(stmt, live):
+        if not _kept(stmt, live, groups):
             continue
         for child in child_blocks(stmt):
-            _sweep(child, live)
+            _sweep(child, live, groups)
         out.append(stmt)
     block.stmts = out
 
 
 def dce(func: Func, keep=()) -> Func:
-    """Mark and sweep: keep what the result, effects (tapes) and kept control flow need."""
+    """Mark and sweep: keep what the result, effects (tapes) and kept control flow need.
+    A write into an array is kept when that array, or any array sharing its memory through a
+    view, is live."""
     live = {a.name for a in func.result_atoms() if isinstance(a, Var)} | set(keep)
-    while _mark(func.body, live):
+    links = _view_links(func) if func.types else {}
+    groups = {name: _closure({name}, links) - {name} for name in links}
+    while _mark(func.body, live, groups):
         pass
-    _sweep(func.body, live)
+    _sweep(func.body, live, groups)
     return func
 
 
