@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 
 from . import __version__, codegen, forward
+from .increments import hoist_accumulators
 from .ir import format_func
 from .liveness import prune
 from .masks import flatten_masks
@@ -74,6 +75,7 @@ def build(transform, arg_types: list, preamble: list) -> Built:
         fold(gen)
         prune(gen)
         dce(gen)
+        hoist_accumulators(gen)
         infer_types(gen, arg_types)
         _print("dce", gen)
     header = [

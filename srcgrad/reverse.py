@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy as _copy
 
-from . import checkpointing, forward_partials, scatter, tape
+from . import checkpointing, forward_partials, increments, scatter, tape
 from .errors import DifferentiationError, UnsupportedError
 from .frontend import NameGen
 from .ir import (
@@ -411,7 +411,7 @@ def _rename(block: Block, binding: dict, loc):
 def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Func:
     """Build ``f_grad`` / ``f_value_and_grad`` / ``f_vjp`` from a typed, folded `Func`."""
     load_builtin_rules()
-    func = _copy.deepcopy(func)
+    func = increments.fuse_increments(_copy.deepcopy(func))  # a[i] = a[i] + v -> a[i] += v
     wrt = []
     for i in argnums:
         if not 0 <= i < len(func.params):

@@ -34,6 +34,8 @@ from .ir import (
     walk,
 )
 from .passes import _substitute
+from .recompute import IterationRerun
+from .tape_sizes import capacity
 from .types import ArrayType
 
 # Pure and cheap enough to recompute in the adjoint instead of taping.
@@ -164,6 +166,7 @@ class _Saver:
         self._pure_memo: dict = {}
         self._modified_memo: dict = {}
         self.def_counts = _def_count(func)
+        self.rerun = IterationRerun(func)  # work arrays rebuilt per iteration (recompute.py)
         self.trips: dict = {}
         self.late: list = []  # (loop, stmt, anchor stmt, recompute Eqn)
         self.counters = {st.counter.name for st in walk(func.body)
@@ -208,6 +211,8 @@ class _Saver:
         if key in self._pure_memo:
             return self._pure_memo[key]
         seen = seen | {out}
+        if self.rerun.reads_stale(stmt):
+            return False
         self._pure_memo[key] = False
         body = loop.body.stmts
         pos = next(k for k, s in enumerate(body) if s is stmt)
@@ -291,23 +296,22 @@ class _Saver:
     def push_pop(self, site: Site, key: str, value: Var, loc):
         """Statements saving ``value`` in the forward sweep and restoring it in the adjoint.
 
-        Scalars saved once per iteration of a single ``for`` loop with a constant step go to an
-        array preallocated with the trip count (``tape_x[pos_x] = x``); everything else to a
+        Scalars saved once per iteration of ``for`` loops whose trip counts are known before the
+        outermost starts go to a preallocated array (``tape_x[pos_x] = x``); all else to a
         growable list (``tape_x.append(x)`` / ``tape_x.pop()``)."""
-        loop = site.loops[0] if len(site.loops) == 1 else None
-        vt = self.func.types.get(value.name) if not key.endswith("_old") else None
-        if key.endswith("_old") and isinstance(site.stmt, Store):
+        loop = site.loops[0] if site.loops else None
+        vt = self.func.types.get(value.name) if not isinstance(site.stmt, Store) else None
+        if isinstance(site.stmt, Store):  # the old element (named x_old, x_old_1, ...)
             t = self.func.types.get(site.stmt.target.name)
             if isinstance(t, ArrayType) and not any(isinstance(i, Slice) or (
                     isinstance(i, Var) and self.func.types.get(i.name, t).ndim > 0)
                     for i in site.stmt.index) and len(site.stmt.index) == t.ndim:
                 vt = ArrayType(t.dtype)
-        if not (isinstance(loop, For) and isinstance(loop.step, Const) and
-                isinstance(vt, ArrayType) and vt.ndim == 0 and id(loop) in self.loop_blocks):
+        n = capacity(self, site, vt)  # None: unknown in advance (tape_sizes.py)
+        if n is None:
             tape = self.tape_for(key, value)
             return ([Eqn("tape_push", (tape, value), (), {}, loc)],
                     [Eqn("tape_pop", (tape,), (value,), {}, loc)])
-        n = self.trip_count(loop)
         tape = Var(self.names.fresh(f"tape_{key}"))
         pos = Var(self.names.fresh(f"pos_{key}"))
         _insert_before(self.loop_blocks[id(loop)], loop, [
@@ -370,7 +374,11 @@ class _Saver:
     def handle(self, marker, stmt, var: Var):
         site = marker.params["site"]
         loc = stmt.loc
-        anchor = self.after_restore(site) if isinstance(stmt, Eqn) else None
+        if self.rerun.skip(site):  # rebuilt at the top of the reversed iteration instead
+            self.replacements[id(marker)] = []
+            return
+        anchor = self.after_restore(site) if isinstance(stmt, Eqn) and \
+            not self.rerun.reads_stale(stmt) else None
         if anchor is not None:  # recomputed once the inputs it reads are restored
             self.late.append((site.loops[-1], stmt, anchor,
                               Eqn(stmt.prim, stmt.ins, stmt.outs, dict(stmt.params), loc)))
@@ -462,6 +470,7 @@ class _Saver:
             _substitute(body, mapping)
             for e in eqns:
                 e.outs = (mapping[e.outs[0].name],)
+        self.rerun.insert(self.rev)
         self.func.body.stmts[:0] = self.prelude
 
     def _replacement_uses(self) -> set:
@@ -470,7 +479,7 @@ class _Saver:
             names |= _adjoint_uses(Block(stmts))
         for eqns in self.recomputed.values():
             names |= _adjoint_uses(Block(eqns))
-        names |= _adjoint_uses(Block([e for *_, e in self.late]))
+        names |= _adjoint_uses(Block([e for *_, e in self.late])) | self.rerun.needed()
         return names
 
     def splice(self, block: Block):
