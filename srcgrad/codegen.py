@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import scatter
+from . import scatter, static_fmt
 from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While
 from .primitives import PRIMS
 from .types import ArrayType, from_value
@@ -146,6 +146,10 @@ class _Writer:
                 parts = [self.index((item,)) for item in stmt.index]
                 self.lines.append(pad + scatter.render(stmt.target.name, parts, k, axis,
                                                        parts[k], self.atom(stmt.value, dtype)))
+                return
+            fast = static_fmt.store(self, stmt)  # a slice or row store: a cached helper
+            if fast is not None:
+                self.lines.append(pad + fast)
                 return
             self.lines.append(f"{pad}{stmt.target.name}[{self.index(stmt.index)}] {op} "
                               f"{self.atom(stmt.value, dtype)}")

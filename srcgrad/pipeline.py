@@ -18,6 +18,7 @@ from .liveness import prune
 from .masks import flatten_masks
 from .passes import dce, fold, infer_types
 from .reverse import reverse
+from .shape_sources import reuse_shape_sources
 from .stores import check_stores
 
 STAGES = ("frontend", "types", "fold", "reverse", "dce")
@@ -74,6 +75,7 @@ def build(transform, arg_types: list, preamble: list) -> Built:
         _print("reverse", gen)
         fold(gen)
         prune(gen)
+        reuse_shape_sources(gen)  # shape-only uses off dead primal values (before dce)
         dce(gen)
         hoist_accumulators(gen)
         infer_types(gen, arg_types)

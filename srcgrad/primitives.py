@@ -324,3 +324,6 @@ from . import (  # noqa: E402,F401
     reduction_prims,
     shape_prims,
 )
+from .static_fmt import install as _install_static_fmt  # noqa: E402
+
+_install_static_fmt()  # type-specialised templates in front of the generic runtime calls

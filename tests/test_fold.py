@@ -3,6 +3,7 @@
 import numpy as np
 
 import srcgrad
+from srcgrad.ir import Eqn, walk
 
 
 def _twice_with_store(x):
@@ -38,7 +39,6 @@ def test_expression_is_recomputed_after_a_store_through_a_view():
 
 
 def test_unwritten_arrays_are_still_merged():
-    src = srcgrad.jit(_twice_pure).source_for(1.5)
-    code = [ln for ln in src.splitlines() if not ln.strip().startswith("#")]
-    assert sum("* 2.0" in ln for ln in code) == 1
+    gen = srcgrad.jit(_twice_pure).transform.specialize_for_values((1.5,)).built.generated
+    assert sum(1 for s in walk(gen.body) if isinstance(s, Eqn) and s.prim == "mul") == 1
     assert srcgrad.grad(_twice_pure)(1.5) == 12.0

@@ -10,6 +10,7 @@ process with the same function and types loads machine code and generates nothin
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 from numba.core.registry import CPUDispatcher
@@ -34,7 +35,11 @@ def stub_for(key: str):
 
 
 def _make_stub(transform):
-    params = ", ".join(f"a{i}" for i in range(transform.nargs))
+    names = [f"a{i}" for i in range(transform.nargs)]
+    user = list(getattr(transform, "param_names", ()))
+    if len(user) == len(names) and all(n.isidentifier() and n not in ("typer", "gen") for n in user):
+        names = user  # the generated function's own names: it can be the implementation itself
+    params = ", ".join(names)
     namespace: dict = {}
     exec(f"def stub({params}):\n    raise NotImplementedError\n", namespace)  # noqa: S102
     stub = namespace["stub"]
@@ -50,16 +55,22 @@ def _make_stub(transform):
             transform.last_error = SrcgradError(str(exc))
             raise
 
-        return _forwarder(gen, transform.nargs)
+        # The generated function's own Python body is the implementation: calling the njit
+        # dispatcher from a forwarder would link its LLVM module in and optimise it once more.
+        py_func = getattr(gen, "py_func", None)
+        if py_func is not None and list(inspect.signature(py_func).parameters) == names:
+            return py_func
+        return _forwarder(gen, names)
 
     namespace["typer"] = typer
     exec(f"def typer_fixed({params}):\n    return typer({params})\n", namespace)  # noqa: S102
-    overload(stub, prefer_literal=False)(namespace["typer_fixed"])
+    jit_options = {"error_model": "numpy", "fastmath": bool(getattr(transform, "fastmath", False))}
+    overload(stub, prefer_literal=False, jit_options=jit_options)(namespace["typer_fixed"])
     return stub
 
 
-def _forwarder(gen, nargs):
-    params = ", ".join(f"a{i}" for i in range(nargs))
+def _forwarder(gen, names):
+    params = ", ".join(names)
     namespace = {"gen": gen}
     exec(f"def impl({params}):\n    return gen({params})\n", namespace)  # noqa: S102
     return namespace["impl"]

@@ -1,6 +1,9 @@
 """Helpers that generated code calls (``rt.unbroadcast(...)``): numba-compiled, callable from
 Python too.  This package imports only numba and NumPy, never the compiler stages."""
 
+from . import elementwise as ew  # noqa: F401  whole-array operations, cached (rt.ew.mul)
+from . import ew_binary as ewb  # noqa: F401  the common cases as small loops (rt.ewb.mul_22)
+from . import ew_unary as ewu  # noqa: F401  (rt.ewu.exp)
 from .adjoints import (
     concat_adj_a,
     concat_adj_b,
@@ -25,6 +28,34 @@ from .reductions import (
     sum_axis,
 )
 from .scalars import int_pow
+from .specialised import (  # noqa: F401  type-specialised, cached helpers (codegen picks them)
+    dot,
+    full_f32,
+    full_f64,
+    iadd_1,
+    iadd_1s,
+    iadd_2,
+    iadd_2s,
+    matmul_adj_a2,
+    matmul_adj_b2,
+    mean_full_f32,
+    mean_full_f64,
+    row_add,
+    row_add_s,
+    row_set,
+    row_set_s,
+    slice_add,
+    slice_add_s,
+    slice_set,
+    slice_set_s,
+    sum_all,
+    unbroadcast_eq1,
+    unbroadcast_eq2,
+    unbroadcast_eq3,
+    unbroadcast_rows,
+    zeros_f32,
+    zeros_f64,
+)
 from .tangent import tangent_like
 
 __all__ = ["add_at", "argmax_mask", "cast_like", "concat_adj_a", "concat_adj_b", "diag_adj",
