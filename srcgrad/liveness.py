@@ -16,7 +16,7 @@ and with them most of the statements numba has to compile.
 
 from __future__ import annotations
 
-from .ir import Block, Break, Continue, Eqn, For, Func, If, Slice, Store, Var, While
+from .ir import Block, Break, Continue, Eqn, For, Func, If, Slice, Store, Var, While, child_blocks
 
 # Statements kept whatever their outputs: tapes (handled below), in-place updates, markers.
 _EFFECTS = {"tape_push", "tape_new", "restore", "restore_item", "iadd"}
@@ -130,9 +130,7 @@ def _remove(block: Block, drop) -> bool:
         if drop(stmt):
             changed = True
             continue
-        for child in ([stmt.then, stmt.orelse] if isinstance(stmt, If) else
-                      [stmt.body] if isinstance(stmt, For) else
-                      [stmt.cond_block, stmt.body] if isinstance(stmt, While) else []):
+        for child in child_blocks(stmt):
             changed |= _remove(child, drop)
         if isinstance(stmt, If) and not stmt.then.stmts and not stmt.orelse.stmts:
             changed = True  # nothing left to choose between
@@ -144,16 +142,7 @@ def _remove(block: Block, drop) -> bool:
 
 def prune(func: Func) -> Func:
     """Delete dead assignments and unread list tapes, to a fixed point."""
-    result = frozenset()
-    todo = [func.result]
-    names = set()
-    while todo:
-        item = todo.pop()
-        if isinstance(item, tuple):
-            todo.extend(item)
-        elif isinstance(item, Var):
-            names.add(item.name)
-    result = frozenset(names)
+    result = frozenset(a.name for a in func.result_atoms() if isinstance(a, Var))
     while True:
         live = _Liveness()
         live.dead = set()
