@@ -199,10 +199,8 @@ def _hoist_loop(func: Func, loop: For, private: set, taken: set, before: list) -
                 func.types[acc.name] = ArrayType(dtype)
                 before.append(Eqn("copy", (Const(0.0),), (acc,), {}, loop.loc))
                 after.append(Store(Var(name), st.index, acc, "add", st.loc))
-            acc, tmp = accs[key], _fresh(taken, "t_acc")
-            func.types[tmp.name] = ArrayType(dtype)
-            new[id(st)] = [Eqn("add", (acc, st.value), (tmp,), {}, st.loc),
-                           Eqn("copy", (tmp,), (acc,), {}, st.loc)]
+            acc = accs[key]  # acc = acc + v: an accumulator loop_order recognises
+            new[id(st)] = [Eqn("add", (acc, st.value), (acc,), {}, st.loc)]
     if new:
         _replace(loop.body, new)
     return after

@@ -68,6 +68,7 @@ class Reverser:
         self.sites = tape.overwrite_sites(func)
         self.markers: list = []  # (marker Eqn, stmt, var)
         self.rev_loops: dict = {}  # id(forward loop) -> its reversed body
+        self.rev_branches: dict = {}  # id(forward if branch block) -> its mirror block
         self.read_counts = None
         self.def_counts = tape._def_count(func)
 
@@ -133,6 +134,7 @@ class Reverser:
             self.materialise_for(stmt, out)
             then = self.reverse_block(stmt.then)
             orelse = self.reverse_block(stmt.orelse)
+            self.rev_branches[id(stmt.then)], self.rev_branches[id(stmt.orelse)] = then, orelse
             out.stmts.append(If(stmt.cond, then, orelse, loc))
             self.mark_live(stmt)
         elif isinstance(stmt, For):

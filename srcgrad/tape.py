@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .branch_recompute import BranchRecompute
 from .ir import (
     Block,
     Const,
@@ -167,6 +168,7 @@ class _Saver:
         self._modified_memo: dict = {}
         self.def_counts = _def_count(func)
         self.rerun = IterationRerun(func)  # work arrays rebuilt per iteration (recompute.py)
+        self.branches = BranchRecompute(self)  # values local to an if in a loop body
         self.trips: dict = {}
         self.late: list = []  # (loop, stmt, anchor stmt, recompute Eqn)
         self.counters = {st.counter.name for st in walk(func.body)
@@ -239,7 +241,8 @@ class _Saver:
 
     def _modified(self, loop) -> set:
         if id(loop) not in self._modified_memo:
-            self._modified_memo[id(loop)] = _modified_in(loop) - {loop.var.name}
+            counter = {loop.var.name} if isinstance(loop, For) else set()
+            self._modified_memo[id(loop)] = _modified_in(loop) - counter
         return self._modified_memo[id(loop)]
 
     def schedule_recompute(self, loop, stmt):
@@ -258,7 +261,7 @@ class _Saver:
             k for k, s in enumerate(loop.body.stmts) if s is stmt)
 
     def after_restore(self, site: Site):
-        """For ``v = prim(...)`` directly in a ``for`` body whose inputs the rest of the
+        """For ``v = prim(...)`` directly in a ``for`` or ``while`` body whose inputs the rest of the
         iteration changes (``t = icf[k, idx]; ...; idx += 1``): the first statement after it
         that changes an input, when every read of ``v`` comes before that statement.  The
         adjoint restores the inputs at that statement's mirror, so ``v`` can be recomputed
@@ -268,26 +271,42 @@ class _Saver:
                 len(stmt.outs) != 1 or self.def_counts.get(site.var) != 1:
             return None
         loop = site.loops[-1]
-        if not isinstance(loop, For) or stmt not in loop.body.stmts:
+        if not isinstance(loop, (For, While)) or stmt not in loop.body.stmts:
             return None
         body = loop.body.stmts
         pos = next(k for k, s in enumerate(body) if s is stmt)
-        inputs = {a.name for a in _all_uses(stmt) if isinstance(a, Var)} - {loop.var.name}
+        inputs = {a.name for a in _all_uses(stmt) if isinstance(a, Var)}
         changed = inputs & self._modified(loop)
         if not changed or site.var in inputs:
             return None
+        if isinstance(loop, While) and any(v.name in changed for s in walk(loop.cond_block)
+                                           for v in stmt_defs(s)):
+            return None  # a while condition block changing an input before the next iteration
+        early = {}  # input -> its definition earlier in the body, itself recomputed late
         for s in walk(loop.body):  # inputs changed only by plain statements after the def
             if isinstance(s, Store) and s.target.name in changed:
                 return None
-            if any(v.name in changed for v in stmt_defs(s)) and \
-                    not any(s is b for b in body[pos + 1:]):
+            for v in stmt_defs(s):
+                if v.name not in changed or any(s is b for b in body[pos + 1:]):
+                    continue
+                if not any(s is b for b in body[:pos]) or self.def_counts.get(v.name) != 1:
+                    return None
+                early[v.name] = s
+        later = [k for k in range(pos + 1, len(body))
+                 if any(v.name in changed for v in stmt_defs(body[k]))]
+        anchor = body[later[0]] if later else None
+        for name, dep in early.items():  # ``t = 3.0 * u`` after ``u = x[i]``: same anchor as u
+            dep_site = self.rev.sites.get((id(dep), name))
+            dep_anchor = self.after_restore(dep_site) if dep_site is not None else None
+            if dep_anchor is None or (anchor is not None and dep_anchor is not anchor):
                 return None
-        first = next(k for k in range(pos + 1, len(body))
-                     if any(v.name in changed for v in stmt_defs(body[k])))
-        if self._reads(self.func.body, site.var) != self._reads(Block(body[pos + 1:first]),
-                                                                 site.var):
+            anchor = dep_anchor
+        if anchor is None:
+            return None
+        first = next(k for k, b in enumerate(body) if b is anchor)
+        if first <= pos or self._reads(self.func.body, site.var) != \
+                self._reads(Block(body[pos + 1:first]), site.var):
             return None  # read after the inputs change, or outside the iteration
-        anchor = body[first]
         if not isinstance(anchor, Eqn) or not any(m for m, st, _ in self.rev.markers
                                                   if st is anchor):
             return None
@@ -388,6 +407,9 @@ class _Saver:
             self.schedule_recompute(site.loops[-1], stmt)
             self.replacements[id(marker)] = []
             return
+        if self.branches.plan(site):
+            self.replacements[id(marker)] = []
+            return
         in_loop = bool(site.loops)
         if var.name in self.counters and isinstance(stmt, Eqn) and isinstance(stmt.ins[0], Var):
             self.replacements[id(marker)] = []  # only the reversed loop's bound reads it
@@ -453,7 +475,11 @@ class _Saver:
                 self.handle(*m)
         for marker, _, _ in pending:
             self.replacements[id(marker)] = []
-        for _loop, _stmt, anchor, eqn in self.late:
+        def forward_position(item):
+            loop, stmt = item[0], item[1]
+            return next(k for k, b in enumerate(loop.body.stmts) if b is stmt)
+
+        for _loop, _stmt, anchor, eqn in sorted(self.late, key=forward_position):
             target = next(m for m, st, _ in self.rev.markers if st is anchor)
             self.replacements[id(target)] = self.replacements.get(id(target), []) + [eqn]
         self.splice(self.adjoint)
@@ -470,6 +496,7 @@ class _Saver:
             _substitute(body, mapping)
             for e in eqns:
                 e.outs = (mapping[e.outs[0].name],)
+        self.branches.insert(self.rev, self.names)
         self.rerun.insert(self.rev)
         self.func.body.stmts[:0] = self.prelude
 
@@ -480,6 +507,7 @@ class _Saver:
         for eqns in self.recomputed.values():
             names |= _adjoint_uses(Block(eqns))
         names |= _adjoint_uses(Block([e for *_, e in self.late])) | self.rerun.needed()
+        names |= _adjoint_uses(Block(self.branches.eqns()))
         return names
 
     def splice(self, block: Block):
