@@ -19,7 +19,8 @@ type.  The resets then become dead and ``liveness.prune`` removes them.
 
 from __future__ import annotations
 
-from .ir import Block, Break, Const, Continue, Eqn, For, Func, If, Var, While, walk
+from .ir import Block, Const, Eqn, For, Func, If, Var, While, walk
+from .loop_order import defs, jumps
 from .types import ArrayType
 
 
@@ -36,25 +37,7 @@ def _is_zero(atom) -> bool:
 
 
 def _assigned(block: Block) -> set:
-    names = set()
-    for stmt in walk(block):
-        if isinstance(stmt, Eqn):
-            names.update(o.name for o in stmt.outs)
-        elif isinstance(stmt, For):
-            names.add(stmt.var.name)
-        elif isinstance(stmt, While) and stmt.counter is not None:
-            names.add(stmt.counter.name)
-    return names
-
-
-def _jumps(block: Block) -> bool:
-    """A break/continue of this loop level (not of a nested loop)?"""
-    for stmt in block.stmts:
-        if isinstance(stmt, (Break, Continue)):
-            return True
-        if isinstance(stmt, If) and (_jumps(stmt.then) or _jumps(stmt.orelse)):
-            return True
-    return False
+    return {v.name for stmt in walk(block) for v in defs(stmt)}
 
 
 class _KnownZero:
@@ -91,7 +74,7 @@ class _KnownZero:
 
     def loop(self, loop, entry: frozenset, rewrite: bool) -> frozenset:
         body = loop.body
-        if isinstance(loop, While) or _jumps(body):
+        if isinstance(loop, While) or jumps(body):
             head = entry - _assigned(body) - (_assigned(loop.cond_block) if isinstance(loop, While) else set())
         else:
             head = entry - {loop.var.name}

@@ -73,8 +73,8 @@ def _drop_copy_backs(block: Block) -> None:
             out, src = stmt.outs[0].name, stmt.ins[0].name
             if copy_of.get(src) == out:
                 continue
-        defs = {v.name for s in walk(Block([stmt])) for v in _defs(s)}
-        copy_of = {u: v for u, v in copy_of.items() if u not in defs and v not in defs}
+        changed = {v.name for s in walk(Block([stmt])) for v in defs(s)}
+        copy_of = {u: v for u, v in copy_of.items() if u not in changed and v not in changed}
         if isinstance(stmt, Eqn) and stmt.prim == "copy" and len(stmt.outs) == 1 and isinstance(stmt.ins[0], Var):
             if stmt.outs[0].name != stmt.ins[0].name:
                 copy_of[stmt.outs[0].name] = stmt.ins[0].name
@@ -82,7 +82,8 @@ def _drop_copy_backs(block: Block) -> None:
     block.stmts = kept
 
 
-def _defs(stmt) -> list:
+def defs(stmt) -> list:
+    """Variables a statement assigns directly (a ``while`` counter included)."""
     if isinstance(stmt, Eqn):
         return list(stmt.outs)
     if isinstance(stmt, For):
@@ -101,7 +102,7 @@ def _single_definitions(func: Func) -> dict:
     counts: dict = {p.name: 1 for p in func.params}
     eqns: dict = {}
     for stmt in walk(func.body):
-        for v in _defs(stmt):
+        for v in defs(stmt):
             counts[v.name] = counts.get(v.name, 0) + 1
             eqns[v.name] = stmt
     return {name: eqns.get(name) for name, n in counts.items() if n == 1}
@@ -125,7 +126,7 @@ def _forward_bounds(block: Block, pos: int, single: dict):
     between = Block(block.stmts[back + 1:pos])
     if not _is_start_minus(loop.stop, start, sign, between, single):
         return None
-    changed = {v.name for s in walk(between) for v in _defs(s)}
+    changed = {v.name for s in walk(between) for v in defs(s)}
     if any(isinstance(a, Var) and a.name in changed for a in (start, stop)):
         return None
     return start, stop, step
@@ -171,12 +172,12 @@ def _live_after_loops(func: Func) -> dict:
 
 def _commutes(loop: For, live_after: frozenset, links: dict) -> bool:
     body = loop.body
-    if _leaves(body):
+    if jumps(body):
         return False
     stmts = list(walk(body))
     if any(isinstance(s, Eqn) and s.prim in _EFFECTS and s.prim not in INPLACE_PRIMS for s in stmts):
         return False
-    assigned = {v.name for s in stmts for v in _defs(s)}
+    assigned = {v.name for s in stmts for v in defs(s)}
     if loop.var.name in live_after:
         return False
     carried = _carried_reads(body, assigned)
@@ -205,12 +206,12 @@ def _commutes(loop: For, live_after: frozenset, links: dict) -> bool:
     return not any(_reads(s) & outer_written for s in stmts)
 
 
-def _leaves(body: Block) -> bool:
-    """Does a break/continue at this loop's own level (not a nested loop's) occur?"""
+def jumps(body: Block) -> bool:
+    """Does a break/continue of this loop's own level (not a nested loop's) occur in ``body``?"""
     for stmt in body.stmts:
         if isinstance(stmt, (Break, Continue)):
             return True
-        if isinstance(stmt, If) and (_leaves(stmt.then) or _leaves(stmt.orelse)):
+        if isinstance(stmt, If) and (jumps(stmt.then) or jumps(stmt.orelse)):
             return True
     return False
 
@@ -242,7 +243,7 @@ def _carried_reads(body: Block, assigned: set) -> set:
                 visit(stmt.body, defined | {stmt.var.name})
             elif isinstance(stmt, While):
                 visit(stmt.cond_block, defined)
-                visit(stmt.body, defined | {v.name for s in walk(stmt.cond_block) for v in _defs(s)})
+                visit(stmt.body, defined | {v.name for s in walk(stmt.cond_block) for v in defs(s)})
             elif isinstance(stmt, If):
                 visit(stmt.then, defined)
                 visit(stmt.orelse, defined)
@@ -257,7 +258,7 @@ def _accumulator(name: str, stmts: list) -> bool:
     """Is ``name`` only ever updated as ``name = name ± e`` and read nowhere else?"""
     updates = 0
     for s in stmts:
-        if name in {v.name for v in _defs(s)}:
+        if name in {v.name for v in defs(s)}:
             if not (isinstance(s, Eqn) and s.prim in _ACCUMULATE and len(s.outs) == 1 and len(s.ins) == 2):
                 return False
             a, b = s.ins
