@@ -497,7 +497,7 @@ class _Saver:
             for e in eqns:
                 e.outs = (mapping[e.outs[0].name],)
         self.branches.insert(self.rev, self.names)
-        self.rerun.insert(self.rev)
+        self.rerun.insert(self.rev, self)
         self.func.body.stmts[:0] = self.prelude
 
     def _replacement_uses(self) -> set:
