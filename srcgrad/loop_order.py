@@ -16,7 +16,9 @@ around when, in its body,
   the same iteration, and the variable is dead after the loop) or an accumulator (assigned
   only as ``v = v + e`` / ``v = e + v`` / ``v = v - e`` and read nowhere else in the body);
 * every array reachable from outside the body (through views, both ways) is only incremented
-  (``a[idx] += e``, ``iadd``) and never read in the body;
+  (``a[idx] += e``, ``iadd``) and never read in the body, or is accessed only at element (or
+  row) ``[i]`` of the loop variable ``i`` and has no views (each iteration owns its element:
+  ``t = y_bar[i]; y_bar[i] = 0.0; x_bar[i] += 2.0 * t``);
 * no ``break``/``continue`` leaves the loop, and there are no tape operations.
 
 The sums then differ from the reversed order only by rounding (the same reassociation the
@@ -32,6 +34,7 @@ from .liveness import _EFFECTS, _Liveness, _uses
 from .passes import INPLACE_PRIMS, _closure, _view_links
 
 _ACCUMULATE = ("add", "sub")
+_TAPE = {"tape_new", "tape_push", "tape_pop"}
 
 
 def order_loops(func: Func) -> int:
@@ -175,8 +178,9 @@ def _commutes(loop: For, live_after: frozenset, links: dict) -> bool:
     if jumps(body):
         return False
     stmts = list(walk(body))
-    if any(isinstance(s, Eqn) and s.prim in _EFFECTS and s.prim not in INPLACE_PRIMS for s in stmts):
-        return False
+    if any(isinstance(s, Eqn) and (s.prim in _TAPE or s.prim in _EFFECTS and s.prim not in INPLACE_PRIMS)
+           for s in stmts):
+        return False  # a list tape is popped in reverse order (and the pop mutates the list)
     assigned = {v.name for s in stmts for v in defs(s)}
     if loop.var.name in live_after:
         return False
@@ -200,10 +204,31 @@ def _commutes(loop: For, live_after: frozenset, links: dict) -> bool:
         group = _closure({target}, links)
         if group <= local:
             continue  # scratch memory of this iteration
+        if loop.var.name not in assigned and _own_element(target, stmts, loop.var, links):
+            continue  # only element [i] of iteration i is read or written
         if not adds:
             return False
         outer_written |= group
     return not any(_reads(s) & outer_written for s in stmts)
+
+
+def _own_element(name: str, stmts: list, var: Var, links: dict) -> bool:
+    """Is every access to array ``name`` in the body an element (or row) ``[var]`` access, with
+    no view of it anywhere?  Then iteration ``var`` touches only its own element."""
+    if _closure({name}, links) != {name}:
+        return False
+    own = (var,)
+    for s in stmts:
+        if isinstance(s, Store) and s.target.name == name:
+            if tuple(s.index) != own or (isinstance(s.value, Var) and s.value.name == name):
+                return False
+        elif name in _reads(s):
+            if not (isinstance(s, Eqn) and s.prim == "getitem" and s.ins[0] == Var(name) and
+                    len(s.ins) == 2 and tuple(s.params.get("index", ())) == own):
+                return False
+        elif isinstance(s, Eqn) and s.prim in INPLACE_PRIMS and s.ins[0] == Var(name):
+            return False
+    return True
 
 
 def jumps(body: Block) -> bool:
