@@ -19,6 +19,7 @@ from numba.extending import overload
 from .. import cache
 from ..errors import SrcgradError
 from ..types import from_numba
+from . import body_compiler
 
 _STUBS: dict = {}
 _LOCK = threading.RLock()
@@ -132,7 +133,10 @@ def make_dispatcher(transform) -> TransformDispatcher:
         cache.install_finder()
         module = cache.load_module(f"{cache.PREFIX}entry_{transform.key}", text)
         py_func = getattr(module, transform.entry_name)
-        disp = TransformDispatcher(py_func, targetoptions={"nopython": True})
+        options = {"nopython": True, "error_model": "numpy",
+                   "fastmath": bool(getattr(transform, "fastmath", False))}  # the generated body's
+        disp = TransformDispatcher(py_func, targetoptions=options)
         disp.transform = transform
+        body_compiler.install(disp, transform)  # compile the generated body itself (LLVM once)
         disp.enable_caching()
         return disp
