@@ -12,15 +12,19 @@ import sys
 from dataclasses import dataclass
 
 from . import __version__, codegen, forward
+from .coalesce import coalesce_copies
 from .increments import hoist_accumulators
 from .ir import format_func
 from .known_zero import propagate_zeros
 from .liveness import prune
+from .local_cse import local_cse
 from .loop_order import order_loops
 from .masks import flatten_masks
+from .noop_casts import drop_noop_casts
 from .passes import dce, fold, infer_types
 from .reverse import reverse
 from .shape_sources import reuse_shape_sources
+from .sigmoid import fuse_sigmoid
 from .stores import check_stores
 
 STAGES = ("frontend", "types", "fold", "reverse", "dce")
@@ -72,9 +76,13 @@ def build(transform, arg_types: list, preamble: list) -> Built:
         elif transform.kind == "jvp":  # forward mode (forward.py)
             gen = forward.jvp(primal, transform.argnums, name=transform.entry_name)
         else:
+            coalesce_copies(primal)  # t = op(..); x = t -> x = op(..) in loops (coalesce.py)
+            local_cse(primal)  # repeated index arithmetic in loop bodies (local_cse.py)
+            fuse_sigmoid(primal)  # 1 / (1 + exp(-v)) as one primitive (sigmoid.py)
             gen = reverse(primal, transform.argnums, transform.kind, transform.as_tuple)
         infer_types(gen, arg_types)
         _print("reverse", gen)
+        drop_noop_casts(gen)  # reads of x only for a no-op cast (noop_casts.py)
         fold(gen)
         propagate_zeros(gen)
         prune(gen)

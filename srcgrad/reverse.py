@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy as _copy
 
-from . import checkpointing, forward_partials, increments, scatter, tape
+from . import checkpointing, forward_partials, increments, scatter, shape_witness, tape
 from .errors import DifferentiationError, UnsupportedError
 from .frontend import NameGen
 from .ir import (
@@ -299,6 +299,7 @@ class Reverser:
                                      eqn.loc))
                 c = red
             self.accumulate(x.name, c, out, eqn.loc)
+        shape_witness.retarget(self, eqn, out.stmts, start)  # shape-only reads (shape_witness.py)
 
     def reverse_store(self, st: Store, out: Block):
         loc = st.loc

@@ -102,7 +102,8 @@ _EXPR = {"add": "x + y", "sub": "x - y", "mul": "x * y", "truediv": "x / y", "mo
          "to_float": "float(x)", "abs": "abs(x)", "full_like": "np.full_like(x, y)",
          "full": "np.full(x, y)", "where": "np.where(x, y, z)", "clip": "np.clip(x, y, z)",
          "linspace": "np.linspace(x, y, 5)", "norm": "np.linalg.norm(x)",
-         "solve": "np.linalg.solve(x, y)"}
+         "solve": "np.linalg.solve(x, y)",
+         "sigmoid": "1.0 / (1.0 + np.exp(-x))"}  # srcgrad/sigmoid.py recognises the formula
 
 
 ARRAY_OUT = {"copy_array", "full", "full_like", "where", "clip", "linspace", "solve"}

@@ -49,4 +49,5 @@ def adjoint_rule(prim: str):
 
 
 def load_builtin_rules():
+    from .. import sigmoid  # noqa: F401  (the recognised logistic primitive and its rules)
     from . import elementwise, linalg, reductions, shape  # noqa: F401  (register on import)

@@ -17,6 +17,7 @@ from .adjoints import (
 )
 from .arrays import add_at, expand_dims_axis, matmul_adj_a, matmul_adj_b, range_last, squeeze_axis
 from .broadcast import cast_like, unbroadcast, zeros_like_any
+from .logistic import sigmoid_f64  # noqa: F401  (the sigmoid primitive on arrays)
 from .loops import sign_int
 from .reductions import (
     argmax_mask,
@@ -57,6 +58,7 @@ from .specialised import (  # noqa: F401  type-specialised, cached helpers (code
     zeros_f64,
 )
 from .tangent import tangent_like
+from .witness import bcast_len, full_len, unbroadcast_len  # noqa: F401  (shape_witness.py)
 
 __all__ = ["add_at", "argmax_mask", "cast_like", "concat_adj_a", "concat_adj_b", "diag_adj",
            "expand_dims_axis", "expand_reduced", "fill_like", "int_pow", "matmul_adj_a", "matmul_adj_b", "max_axis",

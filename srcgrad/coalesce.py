@@ -1,0 +1,111 @@
+"""Copy coalescing in the typed primal: ``t = op(...); x = t`` becomes ``x = op(...)``.
+
+The front end evaluates every expression into a fresh temporary and copies it into the user's
+variable (``forget = _sigmoid(...)`` ends in ``t25 = sigmoid v; forget = t25``; an inlined
+call binds its parameter with ``v = t21``).  ``fold`` propagates copies only at the top level,
+where each statement runs once; inside a loop both names stay, and when both are reassigned
+every iteration the reverse pass saves both: the LSTM's NumPy form taped each gate twice.
+
+Here the temporary's definition writes the copy's target directly, when
+
+- the temporary is assigned once and read once (by the copy), not a parameter or a result,
+- its definition and the copy stand in the same block with nothing in between that reads or
+  assigns the target (nested statements included), and
+- the definition does not read the target (an Eqn's outputs never appear among its inputs)
+  and both names have the same type.
+
+Then the target gets the same value at the copy's point as before; only the temporary is gone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .ir import Block, Eqn, Func, Slice, Var, child_blocks, stmt_defs, stmt_uses, walk
+
+
+def _names_in(value, out: set):
+    if isinstance(value, Var):
+        out.add(value.name)
+    elif isinstance(value, Slice):
+        out.update(a.name for a in value.atoms() if isinstance(a, Var))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _names_in(item, out)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _names_in(item, out)
+
+
+def _mentions(stmt) -> set:
+    """Every name a statement (and anything nested in it) reads or assigns."""
+    names: set = set()
+    for s in [stmt, *[t for b in child_blocks(stmt) for t in walk(b)]]:
+        _names_in(list(stmt_uses(s)), names)
+        names.update(v.name for v in stmt_defs(s))
+        if isinstance(s, Eqn):
+            _names_in(s.params, names)
+        counter = getattr(s, "counter", None)
+        if counter is not None:
+            names.add(counter.name)
+    return names
+
+
+def coalesce_copies(func: Func) -> int:
+    """Coalesce copies of single-use temporaries into their definitions (in place)."""
+    uses: Counter = Counter()
+    defs: Counter = Counter(p.name for p in func.params)
+    for stmt in walk(func.body):
+        mentioned: set = set()
+        _names_in(list(stmt_uses(stmt)), mentioned)
+        if isinstance(stmt, Eqn):
+            _names_in(stmt.params, mentioned)
+        if getattr(stmt, "counter", None) is not None:
+            mentioned.add(stmt.counter.name)
+        uses.update(mentioned)
+        defs.update(v.name for v in stmt_defs(stmt))
+    fixed = {a.name for a in func.result_atoms() if isinstance(a, Var)} | {p.name for p in func.params}
+    return _block(func.body, func, uses, defs, fixed)
+
+
+def _block(block: Block, func: Func, uses: Counter, defs: Counter, fixed: set) -> int:
+    done = 0
+    for stmt in block.stmts:
+        for child in child_blocks(stmt):
+            done += _block(child, func, uses, defs, fixed)
+    where = {}
+    drop = set()
+    for pos, stmt in enumerate(block.stmts):
+        if not isinstance(stmt, Eqn):
+            continue
+        if stmt.prim == "copy" and len(stmt.ins) == 1 and isinstance(stmt.ins[0], Var) \
+                and len(stmt.outs) == 1:
+            src, dst = stmt.ins[0].name, stmt.outs[0]
+            p = where.get(src)
+            if p is not None and _coalescible(block, p, pos, src, dst, func, uses, defs, fixed):
+                block.stmts[p].outs = (dst,)
+                where[dst.name] = p
+                drop.add(pos)
+                done += 1
+                continue
+        for v in stmt.outs:
+            where[v.name] = pos
+    if drop:
+        block.stmts = [s for i, s in enumerate(block.stmts) if i not in drop]
+    return done
+
+
+def _coalescible(block, p, pos, src, dst, func, uses, defs, fixed) -> bool:
+    define = block.stmts[p]
+    if src in fixed or uses[src] != 1 or defs[src] != 1 or dst.name == src:
+        return False
+    if len(define.outs) != 1:
+        return False
+    if func.types.get(src) is None or func.types.get(src) != func.types.get(dst.name):
+        return False
+    inputs: set = set()
+    _names_in(list(define.ins), inputs)
+    _names_in(define.params, inputs)
+    if dst.name in inputs:
+        return False
+    return all(dst.name not in _mentions(s) for s in block.stmts[p + 1:pos])
