@@ -44,6 +44,7 @@ MULTILINEAR = {p: (0,) for p in _LINEAR_FIRST}
 MULTILINEAR.update({p: (0, 1) for p in ("matmul", "dot", "outer", "inner", "vdot", "cross",
                                         "kron", "tensordot", "matmul_adj_b")})
 MULTILINEAR["matmul_adj_a"] = (0, 2)
+MULTILINEAR.update({"fill_like": (1,), "mean_fill": (1,)})  # (x, g): x gives only the shape
 # Jointly linear in these positions: inactive ones are filled with zero arrays.
 LINEAR_FILL = {"concat2": (0, 1)}
 # Piecewise constant in their differentiable inputs.

@@ -214,6 +214,21 @@ def test_hvp_matches_analytic_hessian_and_runs_inside_njit():
     assert math.isclose(quad_form(x, v), v @ rosen_hessian(x) @ v, rel_tol=1e-10)
 
 
+def cubic_sum(x):
+    return np.sum(x ** 3) + np.mean(np.sin(x) * x)
+
+
+def test_hessian_through_sum_and_mean_of_arrays():
+    """The adjoints of sum/mean broadcast the cotangent (rt.fill_like / rt.mean_fill): forward
+    mode over them needs their tangent (they are linear in the cotangent)."""
+    x = np.array([0.4, -1.1, 2.0])
+    n = x.shape[0]
+    expected = np.diag(6.0 * x + (2.0 * np.cos(x) - x * np.sin(x)) / n)
+    np.testing.assert_allclose(sg.hessian(cubic_sum)(x), expected, rtol=1e-12, atol=1e-12)
+    v = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(sg.hvp(cubic_sum)(x, v), expected @ v, rtol=1e-12, atol=1e-12)
+
+
 def test_grad_of_grad_through_for_loop():
     d2 = sg.grad(sg.grad(poly_loop))
     d1 = sg.grad(poly_loop)
