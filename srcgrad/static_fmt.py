@@ -60,6 +60,13 @@ def _zeros_like_any(ins, outs):
     return f"rt.zeros_f{dt[-2:]}({{0}}.shape)"
 
 
+def _range_last(ins, outs):
+    """int64 bounds: the cached helper (the generic ``@overload`` compiles in every process)."""
+    if all(_arr(t) and t.ndim == 0 and t.dtype == "int64" for t in ins):
+        return "rt.range_last_i64({0}, {1}, {2})"
+    return None
+
+
 def _fill(mean: bool):
     def select(ins, outs):
         x, g = ins
@@ -174,6 +181,7 @@ SELECTORS = {
     "mean_fill": _fill(True),
     "unbroadcast": _unbroadcast,
     "matmul": _matmul,
+    "range_last": _range_last,
     "matmul_adj_a": _matmul_adj("a"),
     "matmul_adj_b": _matmul_adj("b"),
 }

@@ -129,7 +129,7 @@ def prefix_buffer(x):
 
 def _ascending(g, args) -> int:
     g(*args)
-    return g.source.count("rt.range_last(")
+    return g.source.count("rt.range_last")
 
 
 @pytest.mark.parametrize("fn, make, reversed_left", [

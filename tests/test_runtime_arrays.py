@@ -10,6 +10,7 @@ import numba
 import numpy as np
 import pytest
 
+from srcgrad import runtime as rt
 from srcgrad.runtime.arrays import (
     add_at,
     argmax_mask,
@@ -483,6 +484,7 @@ def test_range_last():
                 r = range(a, b, s)
                 last = range_last(a, b, s)
                 assert nb_range_last(a, b, s) == last
+                assert rt.range_last_i64(a, b, s) == last  # the cached int64 form codegen picks
                 if len(r):
                     assert last == r[-1]
                 assert list(range(last, a - (1 if s > 0 else -1), -s)) == list(r)[::-1]
@@ -490,6 +492,8 @@ def test_range_last():
         range_last(0, 3, 0)
     with pytest.raises(ValueError):
         nb_range_last(0, 3, 0)
+    with pytest.raises(ValueError):
+        rt.range_last_i64(0, 3, 0)
 
 
 # ---------------------------------------------------------------------------

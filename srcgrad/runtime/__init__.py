@@ -41,6 +41,7 @@ from .specialised import (  # noqa: F401  type-specialised, cached helpers (code
     matmul_adj_b2,
     mean_full_f32,
     mean_full_f64,
+    range_last_i64,
     row_add,
     row_add_s,
     row_set,

@@ -31,6 +31,22 @@ _STORE = "could not broadcast the value into the indexed region"
 
 
 # ---------------------------------------------------------------------------
+# loops
+# ---------------------------------------------------------------------------
+
+
+@_jit
+def range_last_i64(a, b, s):
+    """``rt.range_last`` for int64 bounds: the last element of ``range(a, b, s)``; for an empty
+    range, a start that makes the reversed range empty too."""
+    if s > 0:
+        return a + ((b - a - 1) // s) * s
+    if s < 0:
+        return a + ((b - a + 1) // s) * s
+    raise ValueError("range() arg 3 must not be zero")
+
+
+# ---------------------------------------------------------------------------
 # allocation
 # ---------------------------------------------------------------------------
 
