@@ -21,30 +21,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .ir import Block, Eqn, Func, Slice, Var, child_blocks, stmt_defs, stmt_uses, walk
-
-
-def _names_in(value, out: set):
-    if isinstance(value, Var):
-        out.add(value.name)
-    elif isinstance(value, Slice):
-        out.update(a.name for a in value.atoms() if isinstance(a, Var))
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _names_in(item, out)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _names_in(item, out)
+from .ir import Block, Eqn, Func, Var, child_blocks, stmt_defs, stmt_uses, var_names, walk
 
 
 def _mentions(stmt) -> set:
     """Every name a statement (and anything nested in it) reads or assigns."""
     names: set = set()
     for s in [stmt, *[t for b in child_blocks(stmt) for t in walk(b)]]:
-        _names_in(list(stmt_uses(s)), names)
+        names.update(var_names(list(stmt_uses(s))))
         names.update(v.name for v in stmt_defs(s))
         if isinstance(s, Eqn):
-            _names_in(s.params, names)
+            names.update(var_names(s.params))
         counter = getattr(s, "counter", None)
         if counter is not None:
             names.add(counter.name)
@@ -57,9 +44,9 @@ def coalesce_copies(func: Func) -> int:
     defs: Counter = Counter(p.name for p in func.params)
     for stmt in walk(func.body):
         mentioned: set = set()
-        _names_in(list(stmt_uses(stmt)), mentioned)
+        mentioned.update(var_names(list(stmt_uses(stmt))))
         if isinstance(stmt, Eqn):
-            _names_in(stmt.params, mentioned)
+            mentioned.update(var_names(stmt.params))
         if getattr(stmt, "counter", None) is not None:
             mentioned.add(stmt.counter.name)
         uses.update(mentioned)
@@ -104,8 +91,8 @@ def _coalescible(block, p, pos, src, dst, func, uses, defs, fixed) -> bool:
     if func.types.get(src) is None or func.types.get(src) != func.types.get(dst.name):
         return False
     inputs: set = set()
-    _names_in(list(define.ins), inputs)
-    _names_in(define.params, inputs)
+    inputs.update(var_names(list(define.ins)))
+    inputs.update(var_names(define.params))
     if dst.name in inputs:
         return False
     return all(dst.name not in _mentions(s) for s in block.stmts[p + 1:pos])

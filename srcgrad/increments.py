@@ -17,7 +17,23 @@ stores (no view, copy or alias of them exists), and neither read nor plainly sto
 
 from __future__ import annotations
 
-from .ir import NEWAXIS, Block, Const, Eqn, For, Func, If, Slice, Store, Var, While, stmt_defs, walk
+from .ir import (
+    NEWAXIS,
+    Block,
+    Const,
+    Eqn,
+    For,
+    Func,
+    If,
+    Slice,
+    Store,
+    Var,
+    While,
+    all_blocks,
+    stmt_defs,
+    walk,
+    written_names,
+)
 from .types import ArrayType
 
 
@@ -48,23 +64,6 @@ def _scalar_index(func: Func, target: str, index) -> bool:
     return True
 
 
-def _blocks(block: Block):
-    yield block
-    for s in block.stmts:
-        for child in ([s.then, s.orelse] if isinstance(s, If) else [s.body] if isinstance(s, For)
-                      else [s.cond_block, s.body] if isinstance(s, While) else []):
-            yield from _blocks(child)
-
-
-def _writes(stmts) -> set:
-    names = set()
-    for s in walk(Block(list(stmts))):
-        names.update(v.name for v in stmt_defs(s))
-        if isinstance(s, Store):
-            names.add(s.target.name)
-    return names
-
-
 def fuse_increments(func: Func) -> Func:
     """``a[i] = a[i] + v`` -> ``a[i] += v`` where the read and the sum are used only there."""
     uses = _uses(func)
@@ -72,7 +71,7 @@ def fuse_increments(func: Func) -> Func:
     for s in walk(func.body):
         for v in stmt_defs(s):
             defs[v.name] = defs.get(v.name, 0) + 1
-    for block in _blocks(func.body):
+    for block in all_blocks(func.body):
         stmts = block.stmts
         drop = set()
         for p, st in enumerate(stmts):
@@ -102,7 +101,7 @@ def fuse_increments(func: Func) -> Func:
                            func.types[n].ndim == 0 and func.types[n].dtype == t.dtype
                            for n in (u.name, w) + ((v.name,) if isinstance(v, Var) else ()))
                 touched = {st.target.name} | {a.name for a in st.index if isinstance(a, Var)}
-                if not same or isinstance(v, Const) or _writes(stmts[r + 1:p]) & touched:
+                if not same or isinstance(v, Const) or written_names(stmts[r + 1:p]) & touched:
                     continue
                 st.value, st.op = v, "add"
                 drop |= {r, q}
@@ -177,7 +176,7 @@ def _hoist_block(func: Func, block: Block, private: set, taken: set):
 
 def _hoist_loop(func: Func, loop: For, private: set, taken: set, before: list) -> list:
     inner = list(walk(loop.body))
-    changed = _writes(loop.body.stmts) | {loop.var.name}
+    changed = written_names(loop.body.stmts) | {loop.var.name}
     cands: dict = {}  # array -> list of stores
     for s in inner:
         if isinstance(s, Store) and s.target.name in private and s.op == "add" and \

@@ -218,6 +218,39 @@ def walk(block: Block):
             yield from walk(child)
 
 
+def all_blocks(block: Block):
+    """``block`` and every block nested in it, depth first."""
+    yield block
+    for stmt in block.stmts:
+        for child in child_blocks(stmt):
+            yield from all_blocks(child)
+
+
+def var_names(value):
+    """Names of the variables in an atom, a ``Slice``, or tuples/lists/dicts of them (e.g. an
+    Eqn's ``params``), in order, repeats included."""
+    if isinstance(value, Var):
+        yield value.name
+    elif isinstance(value, Slice):
+        yield from (a.name for a in value.atoms() if isinstance(a, Var))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from var_names(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from var_names(item)
+
+
+def written_names(stmts) -> set:
+    """Variables assigned and arrays stored into by ``stmts`` (nested blocks included)."""
+    names = set()
+    for s in walk(Block(list(stmts))):
+        names.update(v.name for v in stmt_defs(s))
+        if isinstance(s, Store):
+            names.add(s.target.name)
+    return names
+
+
 def assigned_names(block: Block) -> set:
     names = set()
     for stmt in walk(block):

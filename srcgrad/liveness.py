@@ -16,38 +16,27 @@ and with them most of the statements numba has to compile.
 
 from __future__ import annotations
 
-from .ir import Block, Break, Continue, Eqn, For, Func, If, Slice, Store, Var, While, child_blocks
+from .ir import Block, Break, Continue, Eqn, For, Func, If, Store, Var, While, child_blocks, var_names
 
 # Statements kept whatever their outputs: tapes (handled below), in-place updates, markers.
 _EFFECTS = {"tape_push", "tape_new", "restore", "restore_item", "iadd"}
 
 
-def _param_vars(value, out: set):
-    if isinstance(value, Var):
-        out.add(value.name)
-    elif isinstance(value, Slice):
-        out.update(a.name for a in value.atoms() if isinstance(a, Var))
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _param_vars(item, out)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _param_vars(item, out)
 
 
 def _uses(stmt) -> set:
     names: set = set()
     if isinstance(stmt, Eqn):
-        _param_vars(list(stmt.ins), names)
-        _param_vars(stmt.params, names)
+        names.update(var_names(list(stmt.ins)))
+        names.update(var_names(stmt.params))
     elif isinstance(stmt, Store):
-        _param_vars([stmt.target, stmt.value, *stmt.index], names)
+        names.update(var_names([stmt.target, stmt.value, *stmt.index]))
     elif isinstance(stmt, If):
-        _param_vars(stmt.cond, names)
+        names.update(var_names(stmt.cond))
     elif isinstance(stmt, For):
-        _param_vars([stmt.start, stmt.stop, stmt.step], names)
+        names.update(var_names([stmt.start, stmt.stop, stmt.step]))
     elif isinstance(stmt, While):
-        _param_vars(stmt.cond, names)
+        names.update(var_names(stmt.cond))
     return names
 
 

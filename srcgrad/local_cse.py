@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .ir import Block, Const, Eqn, Func, Slice, Var, child_blocks, stmt_defs, stmt_uses, walk
+from .ir import Block, Const, Eqn, Func, Var, child_blocks, stmt_defs, stmt_uses, var_names, walk
 from .passes import CSE_PRIMS, _substitute
 from .types import ArrayType
 
@@ -33,23 +33,12 @@ _PRIMS = (CSE_PRIMS - {"unbroadcast"}) | {"floordiv", "mod"}
 _PURE = _PRIMS | {"getitem", "copy", "pos", "to_int", "tuple", "shape", "len"}
 
 
-def _param_names(value, out: list):
-    if isinstance(value, Var):
-        out.append(value.name)
-    elif isinstance(value, Slice):
-        out.extend(a.name for a in value.atoms() if isinstance(a, Var))
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _param_names(item, out)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _param_names(item, out)
 
 
 def _reads(stmt) -> list:
     names = [a.name for a in stmt_uses(stmt) if isinstance(a, Var)]
     if isinstance(stmt, Eqn):
-        _param_names(stmt.params, names)
+        names.extend(var_names(stmt.params))
     return names
 
 
@@ -146,5 +135,5 @@ def _key(stmt, func, defs, fixed):
         else:
             return None
     names = [n for kind, n, *_ in ins if kind == "v"]
-    _param_names(stmt.params, names)
+    names.extend(var_names(stmt.params))
     return (stmt.prim, frozenset(names), tuple(ins), repr(sorted(stmt.params.items())))

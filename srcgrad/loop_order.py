@@ -29,7 +29,23 @@ not change it.
 
 from __future__ import annotations
 
-from .ir import Block, Break, Const, Continue, Eqn, For, Func, If, Store, Var, While, child_blocks, index_atoms, walk
+from .ir import (
+    Block,
+    Break,
+    Const,
+    Continue,
+    Eqn,
+    For,
+    Func,
+    If,
+    Store,
+    Var,
+    While,
+    all_blocks,
+    child_blocks,
+    index_atoms,
+    walk,
+)
 from .liveness import _EFFECTS, _Liveness, _uses
 from .passes import INPLACE_PRIMS, _closure, _view_links
 
@@ -44,7 +60,7 @@ def order_loops(func: Func) -> int:
     links = _view_links(func)
     single = _single_definitions(func)
     turned = 0
-    for block in _blocks(func.body):
+    for block in all_blocks(func.body):
         for pos, stmt in enumerate(block.stmts):
             if isinstance(stmt, For):
                 bounds = _forward_bounds(block, pos, single)
@@ -52,13 +68,6 @@ def order_loops(func: Func) -> int:
                     stmt.start, stmt.stop, stmt.step = bounds
                     turned += 1
     return turned
-
-
-def _blocks(block: Block):
-    yield block
-    for stmt in block.stmts:
-        for child in child_blocks(stmt):
-            yield from _blocks(child)
 
 
 # ---------------------------------------------------------------------------------------------

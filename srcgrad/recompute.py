@@ -47,7 +47,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from .ir import Block, Break, Const, Continue, Eqn, For, Func, If, Store, Var, While, stmt_defs, walk
+from .ir import Block, Break, Const, Continue, Eqn, For, Func, If, Store, Var, While, stmt_defs, walk, written_names
 from .types import ArrayType
 
 _ALLOC = {"zeros", "empty", "ones"}
@@ -63,15 +63,6 @@ def _reads(stmt) -> list:
     from .tape import _all_uses
 
     return [a.name for a in _all_uses(stmt) if isinstance(a, Var)]
-
-
-def _writes(stmts) -> set:
-    names = set()
-    for s in walk(Block(list(stmts))):
-        names.update(v.name for v in stmt_defs(s))
-        if isinstance(s, Store):
-            names.add(s.target.name)
-    return names
 
 
 @dataclass
@@ -167,12 +158,12 @@ class IterationRerun:
         if any(isinstance(s, (Break, Continue, While)) for s in walk(loop.body)):
             return None
         arrays, sizes = set(), {}
-        written = _writes(body)
+        written = written_names(body)
         for name in written:
             found = self._allocation(name)
             if found is None or not self._elementwise_only(name, loop, found[0]):
                 continue
-            first = next(s for s in body if name in _writes([s]) or
+            first = next(s for s in body if name in written_names([s]) or
                          any(name in _reads(x) for x in walk(Block([s]))))
             if self._covers(first, name, found[1]):
                 arrays.add(name)
@@ -187,14 +178,14 @@ class IterationRerun:
         if any(isinstance(s, Eqn) and s.prim not in _recomputable() for s in walk(Block(sliced))):
             return None  # costlier to re-run (exp, sin, ...) than to tape the old elements
         rest = [s for k, s in enumerate(body) if k not in chosen]
-        clash = _writes(sliced) & _writes(rest)
+        clash = written_names(sliced) & written_names(rest)
         if any(not self._counter_only(name) for name in clash):
             return None
         position = {}
         for k, s in enumerate(body):
             for x in walk(Block([s])):
                 position[id(x)] = k
-        last = {a: max(k for k in chosen if a in _writes([body[k]])) for a in arrays}
+        last = {a: max(k for k in chosen if a in written_names([body[k]])) for a in arrays}
         plan = Plan(loop, arrays, copy.deepcopy(sliced), _free(sliced, modified), last, position,
                     sizes=sizes)
         self._plan_snapshots(plan, chosen, modified)
@@ -204,13 +195,13 @@ class IterationRerun:
         """Indices of the body statements that rebuild ``arrays`` (their writers and the
         loop-modified values they read, transitively), or None."""
         body = loop.body.stmts
-        chosen = {k for k, s in enumerate(body) if _writes([s]) & arrays}
+        chosen = {k for k, s in enumerate(body) if written_names([s]) & arrays}
         while True:  # add the statements assigning loop-modified values the slice reads first
             sliced = [body[k] for k in sorted(chosen)]
             missing: set = set()
             if not self._ordered(sliced, set(), set(), modified, arrays, sizes, loop, missing):
                 return None
-            more = {k for k, s in enumerate(body) if _writes([s]) & missing} - chosen
+            more = {k for k, s in enumerate(body) if written_names([s]) & missing} - chosen
             if not missing:
                 return chosen
             if not more:
@@ -224,7 +215,7 @@ class IterationRerun:
         are still rebuilt, from a slice that must not touch the saved arrays."""
         body = plan.loop.body.stmts
         costly = {a for a in plan.arrays
-                  if any(_loop_depth(body[k]) >= 2 for k in chosen if a in _writes([body[k]]))}
+                  if any(_loop_depth(body[k]) >= 2 for k in chosen if a in written_names([body[k]]))}
         if not costly:
             return
         loops = _enclosing_loops(self.func.body, plan.loop)
@@ -235,7 +226,7 @@ class IterationRerun:
             return  # its size must be known before the outermost loop
         rest = plan.arrays - costly
         keep = self._select(plan.loop, rest, plan.sizes, modified) if rest else set()
-        if keep is None or any(_writes([body[k]]) & costly for k in keep):
+        if keep is None or any(written_names([body[k]]) & costly for k in keep):
             return
         if any(a in _reads(x) for k in keep for x in walk(Block([body[k]])) for a in costly):
             return

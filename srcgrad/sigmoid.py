@@ -21,7 +21,7 @@ from collections import Counter
 import numpy as np
 
 from .backends import kernelgen as _kernelgen
-from .ir import Block, Const, Eqn, Func, Slice, Var, child_blocks, stmt_defs, stmt_uses, walk
+from .ir import Block, Const, Eqn, Func, Var, child_blocks, stmt_defs, stmt_uses, var_names, walk
 from .primitives import PRIMS, Prim, register
 from .rules import adjoint_rule
 from .rules.tangents import tangent_rule
@@ -63,17 +63,6 @@ _kernelgen._TEMPLATES.setdefault("sigmoid", "(1.0 / (1.0 + math.exp(-{0})))")
 # recognition
 
 
-def _param_names(value, out: Counter):
-    if isinstance(value, Var):
-        out[value.name] += 1
-    elif isinstance(value, Slice):
-        out.update(a.name for a in value.atoms() if isinstance(a, Var))
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            _param_names(item, out)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _param_names(item, out)
 
 
 def _counts(func: Func):
@@ -82,7 +71,7 @@ def _counts(func: Func):
     for stmt in walk(func.body):
         uses.update(a.name for a in stmt_uses(stmt) if isinstance(a, Var))
         if isinstance(stmt, Eqn):
-            _param_names(stmt.params, uses)
+            uses.update(var_names(stmt.params))
         if getattr(stmt, "counter", None) is not None:
             uses[stmt.counter.name] += 1
         defs.update(v.name for v in stmt_defs(stmt))
