@@ -34,7 +34,7 @@ from .ir import (
     stmt_uses,
     walk,
 )
-from .passes import _substitute
+from .passes import INPLACE_PRIMS, _substitute
 from .recompute import IterationRerun
 from .tape_sizes import capacity
 from .types import ArrayType
@@ -167,6 +167,7 @@ class _Saver:
         self._pure_memo: dict = {}
         self._modified_memo: dict = {}
         self.def_counts = _def_count(func)
+        self.views = _view_bases(func)
         self.rerun = IterationRerun(func)  # work arrays rebuilt per iteration (recompute.py)
         self.branches = BranchRecompute(self)  # values local to an if in a loop body
         self.trips: dict = {}
@@ -275,6 +276,9 @@ class _Saver:
             return None
         body = loop.body.stmts
         pos = next(k for k, s in enumerate(body) if s is stmt)
+        element = self._element_anchor(site, loop, body, pos)
+        if element is not None:
+            return element
         inputs = {a.name for a in _all_uses(stmt) if isinstance(a, Var)}
         changed = inputs & self._modified(loop)
         if not changed or site.var in inputs:
@@ -309,6 +313,43 @@ class _Saver:
             return None  # read after the inputs change, or outside the iteration
         if not isinstance(anchor, Eqn) or not any(m for m, st, _ in self.rev.markers
                                                   if st is anchor):
+            return None
+        return anchor
+
+    def _element_anchor(self, site: Site, loop, body: list, pos: int):
+        """For ``t = a[i, j]`` (one element) in a ``for`` body, read only before the body's next
+        write to ``a``, when that write is ``a[i, j] = ...`` (the same element, the index
+        unchanged by the loop): the store whose restore puts back exactly ``t``.  The adjoint then
+        re-reads ``t`` after that restore instead of taping it (the store's old value is taped
+        anyway).  ``a`` must have no views and no per-iteration rebuild (recompute.py)."""
+        stmt = site.stmt
+        if not isinstance(loop, For) or stmt.prim != "getitem" or not isinstance(stmt.ins[0], Var):
+            return None
+        name = stmt.ins[0].name
+        at, vt = self.func.types.get(name), self.func.types.get(site.var)
+        index = stmt.params.get("index")
+        if not isinstance(at, ArrayType) or not isinstance(vt, ArrayType) or vt.ndim != 0 or \
+                index is None or len(index) != at.ndim or name in self.rerun.by_array:
+            return None
+        modified = self._modified(loop)
+        for i in index:
+            if not isinstance(i, (Var, Const)) or (isinstance(i, Var) and (
+                    i.name in modified or getattr(self.func.types.get(i.name), "ndim", 1) != 0)):
+                return None
+        if name in self.views or name in self.views.values():
+            return None
+        for k in range(pos + 1, len(body)):
+            if name in _modified_in(body[k]) or any(isinstance(s, Eqn) and s.prim in INPLACE_PRIMS and s.ins and
+                                                   s.ins[0] == Var(name) for s in walk(Block([body[k]]))):
+                break
+        else:
+            return None
+        anchor = body[k]
+        if not (isinstance(anchor, Store) and anchor.target.name == name and tuple(anchor.index) == tuple(index)):
+            return None
+        if self._reads(self.func.body, site.var) != self._reads(Block(body[pos + 1:k]), site.var):
+            return None  # read after the element changes, or outside the iteration
+        if not any(st is anchor for _, st, _ in self.rev.markers):
             return None
         return anchor
 
