@@ -58,6 +58,16 @@ def rnn(w, x, y):  # the adjoint needs a tape: a per-thread local array on the d
     return (z - y) ** 2
 
 
+def mat_loss(W, x, y):  # a 2-D shared gradient, and a negative index
+    z = 0.0
+    for a in range(W.shape[0]):
+        t = 0.0
+        for j in range(x.shape[0]):
+            t += W[a, j] * x[j]
+        z += math.tanh(t)
+    return (z - y) ** 2 + 0.5 * W[-1, -1] * x[0]
+
+
 def dotted(w, x, y):
     return np.log1p(np.exp(-y * np.dot(w, x)))
 
@@ -126,8 +136,9 @@ def test_in_axes_none_and_primal():
 @needs_cuda
 def test_per_example_logistic_with_loop(data):
     w, X, Y = data
-    gpu, cpu = both(sg.grad(logistic), (None, 0, 0), (w, X, Y))
-    assert gpu.shape == (40, 4)
+    v = sg.vmap(sg.grad(logistic), (None, 0, 0), target="cuda", threads_per_block=TPB)
+    gpu, cpu = v(w, X, Y), sg.vmap(sg.grad(logistic), (None, 0, 0))(w, X, Y)
+    assert gpu.shape == (40, 4) and v._cuda.last_launch[0] == "kernel_rows"
     assert_same(gpu, cpu)
     gpu, cpu = both(sg.grad(logistic, argnums=(0, 1)), (None, 0, 0), (w, X, Y), reduce="sum")
     assert_same(gpu, cpu, rtol=1e-12)
@@ -142,8 +153,92 @@ def test_tape_loop_value_and_grad(data):
     sgpu, scpu = both(vag, (None, 0, 0), (w, X, Y), reduce="sum")
     assert_same(sgpu, scpu, rtol=1e-12)
     np.testing.assert_allclose(sgpu[1][0], gpu[1][0].sum(axis=0), rtol=1e-12)
+    small = sg.vmap(vag, (None, 0, 0), target="cuda", threads_per_block=TPB, tape_size=2)
     with pytest.raises(sg.SrcgradError, match="tape_size"):
-        sg.vmap(vag, (None, 0, 0), target="cuda", threads_per_block=TPB, tape_size=2)(w, X, Y)
+        small(w, X, Y)
+    # the error flag is reset: 2 features fit a tape of 2
+    assert_same(small(w[:2], X[:, :2], Y), sg.vmap(vag, (None, 0, 0))(w[:2], X[:, :2], Y))
+
+
+def _examples(n, d, seed=3):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=d), rng.normal(size=(n, d)), np.where(rng.random(n) < 0.5, -1.0, 1.0)
+
+
+@needs_cuda
+def test_summed_private_accumulators():
+    """Summed gradients of shared arguments go through per-thread accumulators in shared memory
+    (d = 5 elements, not a multiple of the block) with one atomic per block and element; on the
+    simulator's two blocks each thread handles several examples (the grid strides)."""
+    n = 100 if SIM else 300_000
+    w, X, Y = _examples(n, 5)
+    vag = sg.value_and_grad(logistic, argnums=(0, 1))
+    v = sg.vmap(vag, (None, 0, 0), target="cuda", reduce="sum", threads_per_block=TPB)
+    got = v(w, X, Y)
+    kind, blocks, nt, shared, stage = v._cuda.last_launch
+    # two 5-element accumulators per thread, and the example's row x staged in shared memory
+    assert kind == "kernel_private" and nt == TPB and stage == 1 and shared == (2 * 5 + 5) * TPB * 8
+    assert blocks * nt < n  # threads stride over the batch
+    assert "cuda.shared.array(0, numba.float64)" in v.source
+    assert isinstance(got[0], float) and got[1][0].shape == (5,) and got[1][1].shape == (5,)
+    assert_same(got, _sum(sg.vmap(vag, (None, 0, 0))(w, X, Y)), rtol=1e-12)
+    got2 = v(w, X, Y)  # the outputs are zeroed again for every call
+    assert_same(got2, got, rtol=1e-12)
+
+
+@needs_cuda
+def test_per_example_tiled_rows():
+    """Per-example 1-D gradients are computed in shared memory and written out a tile of rows at a
+    time (coalesced); the example rows are staged in shared memory; the grid strides."""
+    n = 100 if SIM else 300_000
+    w, X, Y = _examples(n, 5, seed=5)
+    vag = sg.value_and_grad(logistic, argnums=(0, 1))
+    v = sg.vmap(vag, (None, 0, 0), target="cuda", threads_per_block=TPB)
+    got = v(w, X, Y)
+    kind, blocks, nt, shared, stage = v._cuda.last_launch
+    assert kind == "kernel_rows" and nt == TPB and stage == 1 and shared == ((TPB + 1) * 10 + TPB * 5) * 8
+    assert blocks * nt < n
+    assert_same(got, sg.vmap(vag, (None, 0, 0))(w, X, Y))
+    # the one-thread-per-example kernel gives the same
+    from srcgrad.backends import cuda as cuda_backend
+
+    cuda_backend.TILED_ROWS = False
+    try:
+        v2 = sg.vmap(vag, (None, 0, 0), target="cuda", threads_per_block=TPB)
+        assert_same(v2(w, X, Y), got)
+        assert v2._cuda.last_launch[0] == "kernel"
+    finally:
+        cuda_backend.TILED_ROWS = True
+
+
+@needs_cuda
+def test_summed_two_dimensional_gradient():
+    rng = np.random.default_rng(4)
+    W = rng.normal(size=(3, 6)) / 3
+    _, X, Y = _examples(40, 6)
+    gpu, cpu = both(sg.grad(mat_loss, argnums=(0, 1)), (None, 0, 0), (W, X, Y), reduce="sum")
+    assert gpu[0].shape == (3, 6) and gpu[1].shape == (6,)
+    assert_same(gpu, cpu, rtol=1e-12)
+    assert_same(*both(sg.grad(mat_loss), (None, 0, 0), (W, X, Y)))  # per-example, same function
+
+
+@needs_cuda
+def test_summed_large_gradients_shrink_block_then_fall_back():
+    # 100 float64 per thread: 128 threads would need 100 KB of shared memory, 32 fit in 48 KB
+    # (50 KB with the staged rows: too much)
+    w, X, Y = _examples(40, 100)
+    v = sg.vmap(sg.grad(logistic), (None, 0, 0), target="cuda", reduce="sum", threads_per_block=128)
+    got = v(w, X, Y)
+    assert v._cuda.last_launch[0] == "kernel_private" and v._cuda.last_launch[2] == 32
+    assert v._cuda.last_launch[4] == 0  # the rows would not fit beside the accumulators: not staged
+    assert_same(got, sg.vmap(sg.grad(logistic), (None, 0, 0))(w, X, Y).sum(axis=0), rtol=1e-12)
+    # 200 float64 per thread do not fit even 32 threads: global atomics per example
+    w, X, Y = _examples(40, 200)
+    gpu, cpu = both(sg.grad(logistic), (None, 0, 0), (w, X, Y), reduce="sum")
+    assert_same(gpu, cpu, rtol=1e-12)
+    v = sg.vmap(sg.grad(logistic), (None, 0, 0), target="cuda", reduce="sum", threads_per_block=TPB)
+    v(w, X[:4], Y[:4])
+    assert v._cuda.last_launch[0] == "kernel"
 
 
 @needs_cuda
@@ -226,20 +321,40 @@ if not cuda.is_available():  # no GPU: tell the compiler it targets compute capa
 
     dispatcher.get_current_device = lambda: _Device()
 F, A = ArrayType("float64"), ArrayType("float64", 1)
+M = ArrayType("float64", 2)
 cases = [(sg.grad(t.f, argnums=(0, 1)), [F, F], (0, 0)), (sg.grad(t.f), [F, F], (0, None)),
          (sg.grad(t.logistic), [A, A, F], (None, 0, 0)),
-         (sg.value_and_grad(t.rnn, argnums=(0, 1)), [A, A, F], (None, 0, 0))]
+         (sg.value_and_grad(t.rnn, argnums=(0, 1)), [A, A, F], (None, 0, 0)),
+         (sg.grad(t.mat_loss, argnums=(0, 1)), [M, A, F], (None, 0, 0))]
+
+
+def signature(types, axes, dev, buffer_ndim):
+    sig = [nt.int64] + [nt.float64 if ty.ndim + (ax is not None) == 0 else
+                        nt.Array(nt.float64, ty.ndim + (ax is not None), "C") for ty, ax in zip(types, axes)]
+    sig += [nt.Array(nt.float64, buffer_ndim(nd), "C") for _, _, _, nd in dev.buffers]
+    sig += [nt.Array(nt.float64, 1, "C") for _ in dev.scalar_dtypes]
+    sig.append(nt.Array(nt.int32, 1, "C"))
+    return tuple(sig)
+
+
 for fn, types, axes in cases:
     for reduce in (None, "sum"):
         spec = cb.BatchCuda(fn.transform, reduce, 128, 16).spec(types, axes)
-        sig = [nt.int64] + [nt.float64 if ty.ndim + (ax is not None) == 0 else
-                            nt.Array(nt.float64, ty.ndim + (ax is not None), "C") for ty, ax in zip(types, axes)]
-        sig += [nt.Array(nt.float64, nd + (reduce is None), "C") for _, _, _, nd in spec.dev.buffers]
-        sig += [nt.Array(nt.float64, 1, "C") for _ in spec.dev.scalar_dtypes]
-        sig.append(nt.Array(nt.int32, 1, "C"))
-        ptx, _ = cuda.compile_ptx(spec.kernel.py_func, tuple(sig), cc=(9, 0))
+        sig = signature(types, axes, spec.dev, lambda nd: nd + (reduce is None))
+        ptx, _ = cuda.compile_ptx(spec.kernel.py_func, sig, cc=(9, 0))
         assert (reduce == "sum") == ("atom.global.add.f64" in ptx), (fn, reduce)
+        assert (reduce == "sum") == (spec.private is not None), (fn, reduce)
         print("ok", fn.transform.fn_name, reduce)
+        if spec.rows is not None:  # per-example, 1-D gradients: the tiled kernel
+            ptx, _ = cuda.compile_ptx(spec.rows.py_func, sig + (nt.int64,), cc=(9, 0))
+            assert ".extern .shared" in ptx and "bar.sync" in ptx and "atom.global" not in ptx, fn
+            print("ok rows", fn.transform.fn_name)
+        if spec.private is not None:  # summed gradients arrive flat
+            sig = signature(types, axes, spec.dev_private, lambda nd: 1) + (nt.int64,)  # + stage
+            ptx, _ = cuda.compile_ptx(spec.private.py_func, sig, cc=(9, 0))
+            assert bool(spec.dev.buffers) == (".extern .shared" in ptx) and "bar.sync" in ptx, fn
+            assert "atom.global.add.f64" in ptx and "atom.global.add.f64" not in ptx.split(".entry")[0], fn
+            print("ok private", fn.transform.fn_name)
 """
 
 
@@ -254,7 +369,7 @@ def test_kernels_compile_to_ptx(tmp_path):
     if out.returncode != 0 and "libnvvm" in (out.stderr + out.stdout).lower():
         pytest.skip("numba's CUDA compiler (NVVM) is not installed")
     assert out.returncode == 0, out.stderr[-4000:]
-    assert out.stdout.count("ok ") == 8
+    assert out.stdout.count("ok ") == 17
 
 
 @pytest.mark.skipif(IN_PROCESS, reason="the CUDA tests already run in this process")

@@ -7,8 +7,11 @@ A GPU thread cannot allocate arrays of dynamic size, so the kernel subset is sca
 loops: every value is a scalar except the arguments (read-only arrays: shared parameters or the
 example's row) and the gradients of array arguments.  Those gradients become *buffers*: extra
 parameters of the device function, rows of preallocated output arrays (per-example mode) or the
-one summed output array, updated with ``cuda.atomic.add`` (summed mode).  Tapes become
-per-thread local arrays of a fixed capacity; an overflow sets an error flag the host checks.
+one summed output array, updated with ``cuda.atomic.add`` (summed mode, ``accumulate="atomic"``)
+or a per-thread private accumulator in shared memory that the kernel reduces per block (summed
+mode, ``accumulate="private"``: a 1-D strided view; gradients of more than one dimension are
+indexed through their flat, C-order index).  Tapes become per-thread local arrays of a fixed
+capacity; an overflow sets an error flag the host checks.
 Anything else (array arithmetic, allocation, writes into inputs) is rejected with an error that
 names the user's line.
 """
@@ -40,6 +43,9 @@ _TEMPLATES = {"abs": "abs({0})",
               "range_last": "({0} + (({1} - {0} - 1) // {2}) * {2} if {2} > 0 else "
                             "{0} + (({1} - {0} + 1) // {2}) * {2})", "sign_int": "(1 if {0} > 0 else -1)"}
 
+_FILLS = ("zeros_like_any", "empty_like")  # how a gradient buffer is created (see _find_buffers)
+
+
 @dataclass
 class DeviceFunction:
     """What the kernel generator needs to know about the device function."""
@@ -51,6 +57,8 @@ class DeviceFunction:
     leaves: list = field(default_factory=list)  # per result leaf: ("scalar", k, dtype) | ("buffer", j)
     structure: object = None  # the result's nesting, leaves numbered in order
     scalar_dtypes: list = field(default_factory=list)
+    may_fail: bool = False  # a tape or scratch array may overflow: the kernel can set the error flag
+    accumulate: str = "atomic"  # summed CUDA mode: "atomic" or "private" (see the module docstring)
 
 
 def _reject(msg, stmt=None, func=None, construct="cuda"):
@@ -78,9 +86,12 @@ def _is_array(t) -> bool:
 
 class _DeviceWriter(codegen._Writer):
     def __init__(self, func, buffers: dict, summed: bool, tape_size: int, tape_dtypes: dict,
-                 target: str):
+                 target: str, accumulate: str = "atomic", first_stores=frozenset()):
         super().__init__(func)
+        self.first_stores = first_stores
         self.target = target
+        self.accumulate = accumulate
+        self.may_fail = False
         self.buffers = buffers
         self.summed = summed
         self.tape_size = tape_size
@@ -93,7 +104,7 @@ class _DeviceWriter(codegen._Writer):
         if isinstance(stmt, Eqn) and stmt.prim.startswith("tape_") and self.target == "cuda":
             self.comment(stmt, pad)
             self.tape_stmt(stmt, pad)
-        elif isinstance(stmt, Eqn) and stmt.prim == "zeros_like_any" and stmt.outs and \
+        elif isinstance(stmt, Eqn) and stmt.prim in _FILLS and stmt.outs and \
                 stmt.outs[0].name in self.buffers:
             self.comment(stmt, pad)
             self.lines.append(f"{pad}pass  # {stmt.outs[0].name}: an output buffer, zeroed by the kernel")
@@ -121,6 +132,7 @@ class _DeviceWriter(codegen._Writer):
         name, cap = eqn.outs[0].name, self.tape_size
         t = self.types[name]
         self.locals.add(name)
+        self.may_fail = True
         self.lines.append(f"{pad}{name} = cuda.local.array({cap}, np.{t.dtype})")
         self.lines.append(f"{pad}if {self.atom(eqn.ins[0])} > {cap}:")
         self.lines.append(f"{pad}    _err[0] = 1")
@@ -136,6 +148,7 @@ class _DeviceWriter(codegen._Writer):
         if eqn.prim == "tape_new":
             name = eqn.outs[0].name
             dtype = self.tape_dtypes.get(name, "float64")
+            self.may_fail = True
             self.lines.append(f"{pad}{name} = cuda.local.array({self.tape_size}, np.{dtype})")
             self.lines.append(f"{pad}{name}__n = 0")
         elif eqn.prim == "tape_push":
@@ -229,28 +242,59 @@ class _DeviceWriter(codegen._Writer):
             if self.target == "cpu":  # an array the example allocated itself
                 return super().stmt(st, depth)
             _reject(f"writing into {name}[...]", st, self.func, construct="store")
+        op_add = st.op == "add"
+        if name in self.first_stores:  # see _find_buffers: buffers start zeroed in every form
+            if len(st.index) == 1 and isinstance(st.index[0], Slice) and isinstance(st.value, Const) \
+                    and st.value.value == 0:
+                self.lines.append(f"{pad}pass  # the rest of {name}: the buffer starts zeroed")
+                return
+            op_add = op_add or self.summed  # the first write onto a zero: an add when shared
         if any(isinstance(i, Slice) or i == "newaxis" for i in st.index) or \
                 any(isinstance(a, Var) and _is_array(self.types.get(a.name)) for a in index_atoms(st.index)) \
                 or (isinstance(st.value, Var) and _is_array(self.types.get(st.value.name))):
             if self.target == "cuda" or name in self.buffers:
                 _reject(f"a slice or array update of {name}", st, self.func, construct="store")
         value = self.atom(st.value)
-        op = "+=" if st.op == "add" else "="
+        op = "+=" if op_add else "="
         if name in self.locals:  # a per-thread scratch array (CUDA)
             self.lines.append(f"{pad}{name}[{self.clamp(st.index[0])}] {op} {value}")
             return
         if self.target == "cpu" and name not in self.buffers:
             return super().stmt(st, depth)
         index = ", ".join(self.atom(a) for a in st.index)
-        if self.summed and st.op != "add":
+        if self.summed and not op_add:
             _reject(f"the adjoint assigns {name}[...], which the summed form shares "
                     "between examples", st, self.func, construct="store")
-        if self.summed and self.target == "cuda":
+        if self.summed and self.target == "cuda" and self.accumulate == "private":
+            self.lines.append(f"{pad}{name}[{self.flat_index(st)}] += {value}")
+        elif self.summed and self.target == "cuda":
             if len(st.index) > 1:
                 index = f"({index})"
             self.lines.append(f"{pad}cuda.atomic.add({name}, {index}, {value})")
         else:
             self.lines.append(f"{pad}{name}[{index}] {op} {value}")
+
+    def flat_index(self, st) -> str:
+        """The C-order flat index of ``st.index`` into a private accumulator (a 1-D view); the
+        gradient has its argument's shape, which the device function can read."""
+        name = st.target.name
+        ndim = self.buffers[name][2]
+        if len(st.index) != ndim:
+            _reject(f"a partial index of the gradient {name}", st, self.func, construct="store")
+        if ndim == 1:
+            return self.atom(st.index[0])  # a 1-D view: negative indices wrap as usual
+        shape = f"{self.func.params[self.buffers[name][0]].name}.shape"
+        parts = []
+        for k, a in enumerate(st.index):
+            text = self.atom(a)
+            if isinstance(a, Const):
+                parts.append(text if a.value >= 0 else f"({text} + {shape}[{k}])")
+            else:
+                parts.append(f"({text} if {text} >= 0 else {text} + {shape}[{k}])")
+        flat = parts[0]
+        for k in range(1, ndim):
+            flat = f"({flat}) * {shape}[{k}] + {parts[k]}"
+        return flat
 
 
 def _tape_dtypes(func) -> dict:
@@ -272,13 +316,25 @@ def _tape_dtypes(func) -> dict:
 
 
 def _find_buffers(func) -> dict:
-    """bar name -> (index of its param, dtype, ndim) for the zeroed gradients of array params."""
+    """bar name -> (index of its param, dtype, ndim) for the zeroed gradients of array params.
+
+    A gradient is zero-filled (``zeros_like_any``), or, after ``first_store.py``, allocated
+    ``empty_like`` and written once per element by a loop (``x_bar[i] = v`` instead of ``+=``)
+    with the elements the loop misses zeroed after it (``x_bar[lo:] = 0.0``).  Every form hands
+    the device function a zeroed buffer, so such a first write is an increment onto zero (an add
+    where the buffer is shared: summed mode) and the zeroing of the rest is dropped."""
     params = {p.name: k for k, p in enumerate(func.params)}
+    zeroed_rest = {s.target.name for s in _walk(func.body) if isinstance(s, Store) and s.op is None
+                   and len(s.index) == 1 and isinstance(s.index[0], Slice) and isinstance(s.value, Const)
+                   and s.value.value == 0}
     out = {}
     for s in _walk(func.body):
-        if isinstance(s, Eqn) and s.prim == "zeros_like_any":
+        if isinstance(s, Eqn) and s.prim in _FILLS:
             src = s.ins[0]
             t = func.types.get(s.outs[0].name)
+            if s.prim == "empty_like" and not (s.outs[0].name in zeroed_rest and isinstance(src, Var) and
+                                               s.outs[0].name.startswith(f"{src.name}_bar")):
+                continue  # the user's own array, not a gradient
             if isinstance(src, Var) and src.name in params and _is_array(t):
                 if s.outs[0].name in out:
                     _reject(f"{s.outs[0].name} is re-initialised", s, func)
@@ -286,12 +342,22 @@ def _find_buffers(func) -> dict:
     return out
 
 
+def _first_stores(func, buffers: dict) -> frozenset:
+    return frozenset(o.name for s in _walk(func.body) if isinstance(s, Eqn) and s.prim == "empty_like"
+                     for o in s.outs if o.name in buffers)
+
+
 def _defs(func) -> dict:
     return {o.name: s for s in func.body.stmts if isinstance(s, Eqn) for o in s.outs}
 
 
-def generate_device(func, summed: bool, tape_size: int = 0, target: str = "cuda") -> DeviceFunction:
-    """The per-example function of a generated (typed) Func, for ``target`` "cuda" or "cpu"."""
+def generate_device(func, summed: bool, tape_size: int = 0, target: str = "cuda",
+                    accumulate: str = "atomic", name: str | None = None) -> DeviceFunction:
+    """The per-example function of a generated (typed) Func, for ``target`` "cuda" or "cpu".
+
+    ``accumulate`` (summed CUDA mode): "atomic" adds into the one shared output with
+    ``cuda.atomic.add``; "private" adds into a per-thread 1-D accumulator (plain ``+=``).
+    ``name`` renames the function (the kernel module may hold both variants)."""
     func = copy.deepcopy(func)
     buffers = _find_buffers(func)
     order = list(buffers)
@@ -330,14 +396,16 @@ def generate_device(func, summed: bool, tape_size: int = 0, target: str = "cuda"
         return len(leaves) - 1
 
     tapes = _tape_dtypes(func) if target == "cuda" else {}
-    writer = _DeviceWriter(func, buffers, summed, tape_size, tapes, target)
+    writer = _DeviceWriter(func, buffers, summed, tape_size, tapes, target, accumulate,
+                           _first_stores(func, buffers))
     params = [p.name for p in func.params] + order + (["_err"] if target == "cuda" else [])
+    fname = name or func.name
     writer.lines.append("@_dev" if target == "cuda" else "@_jit")
-    writer.lines.append(f"def {func.name}({', '.join(params)}):")
+    writer.lines.append(f"def {fname}({', '.join(params)}):")
     writer.block(func.body, 1, allow_empty=True)  # checks the kernel subset first
     structure = walk(func.result)
     ret = f"({', '.join(scalars)},)" if scalars else "0"
     writer.lines.append(f"    return {ret}")
     buf_info = [(name, *buffers[name]) for name in order]
-    return DeviceFunction(func.name, "\n".join(writer.lines), [p.name for p in func.params],
-                          buf_info, leaves, structure, dtypes)
+    return DeviceFunction(fname, "\n".join(writer.lines), [p.name for p in func.params],
+                          buf_info, leaves, structure, dtypes, writer.may_fail, accumulate)
