@@ -100,12 +100,15 @@ def test_cold_concurrent_then_warm_process_compiles_nothing(tmp_path):
     procs = [subprocess.Popen(_child_cmd(tmp_path, "cachemod"), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=_child_env(cache_dir))
              for _ in range(2)]
+    builds = []
     for p in procs:
         out, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
         cold = json.loads(out.strip().splitlines()[-1])
         assert cold["value"] == expected
-        assert cold["builds"] >= 1  # this one did generate code
+        builds.append(cold["builds"])
+    # at least one generated code (the other may start late enough to find the first one's module)
+    assert max(builds) >= 1
     # no partial or temporary files were left behind; every generated module is whole
     files = list(cache_dir.iterdir())
     assert not [f for f in files if f.name.endswith(".tmp")]
