@@ -42,7 +42,9 @@ def store_first_writes(func: Func) -> int:
             if found is not None:
                 loop, store = found
                 name = fill.outs[0].name
-                block.stmts[k] = Eqn("empty_like", fill.ins, fill.outs, {"dtype": func.types[name].dtype}, fill.loc)
+                # "first_store" marks a gradient buffer for vmap's kernel generator (kernelgen.py)
+                block.stmts[k] = Eqn("empty_like", fill.ins, fill.outs,
+                                     {"dtype": func.types[name].dtype, "first_store": True}, fill.loc)
                 store.op = None
                 lo = names.fresh(f"{name}_rest")
                 at = block.stmts.index(loop) + 1

@@ -89,6 +89,34 @@ def test_per_example_logistic_gradients(data):
     sg.check_grad(logistic, w, X[3], Y[3], argnums=0)
 
 
+def own_bar_array(w, x):
+    """The user's own array, named like a gradient and zeroed past k like first_store's buffers."""
+    x_bar = np.empty_like(x)
+    k = x.shape[0] - 2
+    x_bar[k:] = 0.0
+    for j in range(k):
+        x_bar[j] = w[j] * x[j]
+    s = 0.0
+    for j in range(x.shape[0]):
+        s += x_bar[j] * x_bar[j] + w[j] * x[j] * x[j]
+    return s
+
+
+def test_first_store_buffers_and_the_users_own_arrays(data):
+    """Gradients written by stores (first_store.py) stay the row form's buffers; the user's
+    own empty_like array is not taken for one."""
+    w, X, Y = data
+    v = sg.vmap(sg.grad(own_bar_array), in_axes=(None, 0))
+    G = v(w, X)
+    g = sg.grad(own_bar_array)
+    want = np.array([g(w, X[i]) for i in range(X.shape[0])])
+    np.testing.assert_allclose(G, want, rtol=1e-13, atol=1e-15)
+    k = X.shape[1] - 2
+    direct = X[0] ** 2  # d/dw: x_j^2, plus 2 w_j x_j^2 where the loop filled x_bar[j]
+    direct[:k] += 2.0 * w[:k] * X[0, :k] ** 2
+    np.testing.assert_allclose(want[0], direct, rtol=1e-12)
+
+
 def test_value_and_grad_with_tape_loop(data):
     w, X, Y = data
     vag = sg.value_and_grad(rnn, argnums=(0, 1))

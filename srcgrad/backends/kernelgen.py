@@ -324,16 +324,12 @@ def _find_buffers(func) -> dict:
     the device function a zeroed buffer, so such a first write is an increment onto zero (an add
     where the buffer is shared: summed mode) and the zeroing of the rest is dropped."""
     params = {p.name: k for k, p in enumerate(func.params)}
-    zeroed_rest = {s.target.name for s in _walk(func.body) if isinstance(s, Store) and s.op is None
-                   and len(s.index) == 1 and isinstance(s.index[0], Slice) and isinstance(s.value, Const)
-                   and s.value.value == 0}
     out = {}
     for s in _walk(func.body):
         if isinstance(s, Eqn) and s.prim in _FILLS:
             src = s.ins[0]
             t = func.types.get(s.outs[0].name)
-            if s.prim == "empty_like" and not (s.outs[0].name in zeroed_rest and isinstance(src, Var) and
-                                               s.outs[0].name.startswith(f"{src.name}_bar")):
+            if s.prim == "empty_like" and not s.params.get("first_store"):
                 continue  # the user's own array, not a gradient
             if isinstance(src, Var) and src.name in params and _is_array(t):
                 if s.outs[0].name in out:
@@ -344,7 +340,7 @@ def _find_buffers(func) -> dict:
 
 def _first_stores(func, buffers: dict) -> frozenset:
     return frozenset(o.name for s in _walk(func.body) if isinstance(s, Eqn) and s.prim == "empty_like"
-                     for o in s.outs if o.name in buffers)
+                     and s.params.get("first_store") for o in s.outs if o.name in buffers)
 
 
 def _defs(func) -> dict:
