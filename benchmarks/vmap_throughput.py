@@ -60,12 +60,11 @@ def python_loop_rate(fn, args_at, count: int, rounds: int) -> float:
     return count / best(run, rounds)
 
 
-def jax_rates(n, d, x, y, w, X, Y, rounds):
-    try:
-        import jax
-        import jax.numpy as jnp
-    except ImportError:
-        return {"jax": "not installed"}
+def _jax_gradients():
+    """(elementwise, per-example, summed) jitted JAX gradients of the same f and loss, and a sync."""
+    import jax
+    import jax.numpy as jnp
+
     jax.config.update("jax_enable_x64", True)
 
     def jf(a, b):
@@ -74,16 +73,28 @@ def jax_rates(n, d, x, y, w, X, Y, rounds):
     def jloss(wv, xv, yv):
         return jnp.log(1.0 + jnp.exp(-yv * jnp.dot(wv, xv)))
 
-    sync = jax.block_until_ready
     elem = jax.jit(jax.vmap(jax.grad(jf, argnums=(0, 1))))
     per = jax.jit(jax.vmap(jax.grad(jloss), in_axes=(None, 0, 0)))
     summed = jax.jit(jax.grad(lambda wv, Xv, Yv: jnp.sum(jax.vmap(jloss, in_axes=(None, 0, 0))(wv, Xv, Yv))))
-    xj, yj, wj, Xj, Yj = (jnp.asarray(a) for a in (x, y, w, X, Y))
+    return elem, per, summed, jax.block_until_ready
+
+
+def _jax_rates(inputs, n, n_ex, rounds, suffix=""):
+    elem, per, summed, sync = _jax_gradients()
+    xj, yj, wj, Xj, Yj = inputs
     return {
-        "jax elementwise vmap(grad)": n / best(lambda: elem(xj, yj), rounds, sync),
-        "jax per-example vmap(grad)": len(Y) / best(lambda: per(wj, Xj, Yj), rounds, sync),
-        "jax summed grad": len(Y) / best(lambda: summed(wj, Xj, Yj), rounds, sync),
+        f"jax elementwise vmap(grad){suffix}": n / best(lambda: elem(xj, yj), rounds, sync),
+        f"jax per-example vmap(grad){suffix}": n_ex / best(lambda: per(wj, Xj, Yj), rounds, sync),
+        f"jax summed grad{suffix}": n_ex / best(lambda: summed(wj, Xj, Yj), rounds, sync),
     }
+
+
+def jax_rates(n, d, x, y, w, X, Y, rounds):
+    try:
+        import jax.numpy as jnp
+    except ImportError:
+        return {"jax": "not installed"}
+    return _jax_rates([jnp.asarray(a) for a in (x, y, w, X, Y)], n, len(Y), rounds)
 
 
 def cpu_rates(n, n_ex, d, rounds, peers):
@@ -252,29 +263,12 @@ def jax_cuda_rates(n, n_ex, d, x, y, w, X, Y, rounds):
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     try:
         import jax
-        import jax.numpy as jnp
     except ImportError:
         return {"jax (cuda sizes)": "not installed"}
-    jax.config.update("jax_enable_x64", True)
     if jax.default_backend() != "gpu":
         return {"jax (cuda sizes)": "no GPU backend"}
-
-    def jf(a, b):
-        return jnp.sin(a) * b + a * a * jnp.exp(-b) + jnp.sqrt(1.0 + a * a)
-
-    def jloss(wv, xv, yv):
-        return jnp.log(1.0 + jnp.exp(-yv * jnp.dot(wv, xv)))
-
-    sync = jax.block_until_ready
-    elem = jax.jit(jax.vmap(jax.grad(jf, argnums=(0, 1))))
-    per = jax.jit(jax.vmap(jax.grad(jloss), in_axes=(None, 0, 0)))
-    summed = jax.jit(jax.grad(lambda wv, Xv, Yv: jnp.sum(jax.vmap(jloss, in_axes=(None, 0, 0))(wv, Xv, Yv))))
-    xj, yj, wj, Xj, Yj = (jax.device_put(a.copy_to_host()) for a in (x, y, w, X, Y))
-    return {
-        "jax elementwise vmap(grad) (cuda sizes)": n / best(lambda: elem(xj, yj), rounds, sync),
-        "jax per-example vmap(grad) (cuda sizes)": n_ex / best(lambda: per(wj, Xj, Yj), rounds, sync),
-        "jax summed grad (cuda sizes)": n_ex / best(lambda: summed(wj, Xj, Yj), rounds, sync),
-    }
+    inputs = [jax.device_put(a.copy_to_host()) for a in (x, y, w, X, Y)]
+    return _jax_rates(inputs, n, n_ex, rounds, " (cuda sizes)")
 
 
 def cuda_rates(n, n_ex, d, rounds, peers=False):
