@@ -99,9 +99,16 @@ def _trips(saver, loop: For, start, stop, stmts: list) -> Var:
     """``len(range(start, stop, step))`` of an inner loop, appended to ``stmts``."""
     step = loop.step.value
     lo, hi = (start, stop) if step > 0 else (stop, start)
-    span, up, n0, n = (Var(saver.names.fresh(b)) for b in ("span", "t", "t", "trips"))
-    stmts += [Eqn("sub", (hi, lo), (span,), {}, loop.loc),
-              Eqn("add", (span, Const(abs(step) - 1)), (up,), {}, loop.loc),
-              Eqn("floordiv", (up, Const(abs(step))), (n0,), {}, loop.loc),
-              Eqn("maximum", (n0, Const(0)), (n,), {}, loop.loc)]
+    n = Var(saver.names.fresh("trips"))
+    if abs(step) == 1 and isinstance(lo, Const) and lo.value == 0:
+        stmts.append(Eqn("maximum", (hi, Const(0)), (n,), {}, loop.loc))
+        return n
+    span = Var(saver.names.fresh("span"))
+    stmts.append(Eqn("sub", (hi, lo), (span,), {}, loop.loc))
+    if abs(step) != 1:
+        up, n0 = Var(saver.names.fresh("t")), Var(saver.names.fresh("t"))
+        stmts += [Eqn("add", (span, Const(abs(step) - 1)), (up,), {}, loop.loc),
+                  Eqn("floordiv", (up, Const(abs(step))), (n0,), {}, loop.loc)]
+        span = n0
+    stmts.append(Eqn("maximum", (span, Const(0)), (n,), {}, loop.loc))
     return n
