@@ -353,6 +353,45 @@ class _Saver:
             return None
         return anchor
 
+    def _first_write_onto_zero(self, site: Site) -> bool:
+        """``a[i, j] = v`` in a nest of ``for`` loops over ``i`` and ``j`` (one loop per axis, the
+        nest at the function's top level, after ``a = np.zeros(...)`` with nothing touching ``a``
+        in between), the nest's only write to ``a``, ``a`` without views: every iteration writes
+        another element for the first time, so the value it overwrites is 0."""
+        stmt = site.stmt
+        name = stmt.target.name
+        t = self.func.types.get(name)
+        if stmt.op is not None or not site.loops or not isinstance(t, ArrayType) or \
+                len(stmt.index) != t.ndim or len(site.loops) != t.ndim or \
+                any(not isinstance(lp, For) for lp in site.loops) or self.def_counts.get(name) != 1 or \
+                name in self.views or name in self.views.values() or name in self.rerun.by_array:
+            return False
+        loop_vars = [lp.var.name for lp in site.loops]
+        index = [i.name if isinstance(i, Var) else None for i in stmt.index]
+        if sorted(index, key=str) != sorted(loop_vars) or any(
+                v.name in loop_vars for x in walk(site.loops[0].body) if not any(x is lp for lp in site.loops)
+                for v in stmt_defs(x)):
+            return False  # a loop variable reassigned in the nest
+        top = self.func.body.stmts
+        outer = site.loops[0]
+        pos = next((k for k, s in enumerate(top) if s is outer), None)
+        if pos is None:
+            return False
+        alloc = None
+        for s in reversed(top[:pos]):
+            if isinstance(s, Eqn) and any(o.name == name for o in s.outs):
+                alloc = s
+                break
+            if name in _modified_in(s) or any(a.name == name for x in walk(Block([s])) for a in _all_uses(x)
+                                              if isinstance(a, Var)):
+                return False
+        if alloc is None or alloc.prim not in ("zeros", "zeros_like"):
+            return False
+        writes = [x for x in walk(Block([outer])) if (isinstance(x, Store) and x.target.name == name) or
+                  (isinstance(x, Eqn) and (any(o.name == name for o in x.outs) or
+                                           (x.prim in INPLACE_PRIMS and x.ins and x.ins[0] == Var(name))))]
+        return writes == [stmt]
+
     def push_pop(self, site: Site, key: str, value: Var, loc):
         """Statements saving ``value`` in the forward sweep and restoring it in the adjoint.
 
@@ -391,6 +430,9 @@ class _Saver:
         n = Var(self.names.fresh("trips"))
         if abs(step) == 1 and isinstance(lo, Const) and lo.value == 0:
             stmts = [Eqn("maximum", (hi, Const(0)), (n,), {}, loop.loc)]
+        elif abs(step) == 1:
+            span = Var(self.names.fresh("span"))
+            stmts = [Eqn("sub", (hi, lo), (span,), {}, loop.loc), Eqn("maximum", (span, Const(0)), (n,), {}, loop.loc)]
         else:
             span, up, n0 = (Var(self.names.fresh(b)) for b in ("span", "t", "t"))
             stmts = [Eqn("sub", (hi, lo), (span,), {}, loop.loc),
@@ -474,6 +516,10 @@ class _Saver:
                 self.replacements[id(marker)] = [Eqn("copy", (save,), (var,), {}, loc)]
             return
         # an array element (or slice) about to be overwritten
+        if self._first_write_onto_zero(site):  # the old value is a known zero: no save
+            zero = Const(0.0) if self.func.types[stmt.target.name].is_float else Const(0)
+            self.replacements[id(marker)] = [Store(stmt.target, stmt.index, zero, None, loc)]
+            return
         old = Var(self.names.fresh(f"{var.name}_old"))
         # a scalar element is a value; anything else (slice, row st[j] of a 2-D st) is a view
         # that the store would overwrite: save a copy
