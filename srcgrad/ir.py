@@ -325,3 +325,27 @@ def format_func(func: Func) -> str:
     lines += format_block(func.body, 1, func.types)
     lines.append(f"  return {result}")
     return "\n".join(lines)
+
+
+def for_vars_read_outside(block: Block) -> set:
+    """Loop variables of ``for`` statements that some statement reads or assigns outside every
+    ``for`` over that name (after the loop, or in a ``while`` the frontend made of a ``for``
+    with ``break``): their values between loops matter, so the adjoint must restore them."""
+    fors, out = set(), set()
+
+    def visit(blk: Block, enclosing: frozenset):
+        for s in blk.stmts:
+            if isinstance(s, For):
+                fors.add(s.var.name)
+            names = [a.name for a in stmt_uses(s) if isinstance(a, Var)]
+            if isinstance(s, Eqn):
+                names += list(var_names(s.params)) + [o.name for o in s.outs]
+            elif isinstance(s, Store):
+                names += list(var_names(list(s.index)))
+            out.update(n for n in names if n not in enclosing)
+            inner = enclosing | {s.var.name} if isinstance(s, For) else enclosing
+            for child in child_blocks(s):
+                visit(child, inner)
+
+    visit(block, frozenset())
+    return out & fors

@@ -20,6 +20,7 @@ from .ir import (
     Var,
     While,
     child_blocks,
+    for_vars_read_outside,
     stmt_defs,
     stmt_uses,
     walk,
@@ -344,7 +345,7 @@ def _written_live(name: str, live: set, groups: dict) -> bool:
     return name in live or bool(groups.get(name, set()) & live)
 
 
-def _kept(stmt, live: set, groups: dict) -> bool:
+def _kept(stmt, live: set, groups: dict, outside=frozenset()) -> bool:
     """Does this statement (or anything inside it) produce something live?"""
     if isinstance(stmt, Eqn):
         if stmt.prim in EFFECT_PRIMS:
@@ -354,15 +355,17 @@ def _kept(stmt, live: set, groups: dict) -> bool:
         return any(o.name in live for o in stmt.outs)
     if isinstance(stmt, Store):
         return _written_live(stmt.target.name, live, groups)
+    if isinstance(stmt, For) and stmt.var.name in outside and stmt.var.name in live:
+        return True  # its variable's last value is read after it (ir.for_vars_read_outside)
     if isinstance(stmt, (If, For, While)):
-        return any(_kept(s, live, groups) for child in child_blocks(stmt) for s in child.stmts)
+        return any(_kept(s, live, groups, outside) for child in child_blocks(stmt) for s in child.stmts)
     return True  # break / continue
 
 
-def _mark(block: Block, live: set, groups: dict) -> bool:
+def _mark(block: Block, live: set, groups: dict, outside=frozenset()) -> bool:
     grew = False
     for stmt in block.stmts:
-        if not _kept(stmt, live, groups):
+        if not _kept(stmt, live, groups, outside):
             continue
         atoms = stmt_uses(stmt)
         if isinstance(stmt, Store) or (isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS):
@@ -376,17 +379,17 @@ def _mark(block: Block, live: set, groups: dict) -> bool:
                 live.add(a.name)
                 grew = True
         for child in child_blocks(stmt):
-            grew |= _mark(child, live, groups)
+            grew |= _mark(child, live, groups, outside)
     return grew
 
 
-def _sweep(block: Block, live: set, groups: dict):
+def _sweep(block: Block, live: set, groups: dict, outside=frozenset()):
     out = []
     for stmt in block.stmts:
-        if not _kept(stmt, live, groups):
+        if not _kept(stmt, live, groups, outside):
             continue
         for child in child_blocks(stmt):
-            _sweep(child, live, groups)
+            _sweep(child, live, groups, outside)
         out.append(stmt)
     block.stmts = out
 
@@ -398,9 +401,10 @@ def dce(func: Func, keep=()) -> Func:
     live = {a.name for a in func.result_atoms() if isinstance(a, Var)} | set(keep)
     links = _view_links(func) if func.types else {}
     groups = {name: _closure({name}, links) - {name} for name in links}
-    while _mark(func.body, live, groups):
+    outside = for_vars_read_outside(func.body)
+    while _mark(func.body, live, groups, outside):
         pass
-    _sweep(func.body, live, groups)
+    _sweep(func.body, live, groups, outside)
     return func
 
 

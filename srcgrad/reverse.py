@@ -147,6 +147,11 @@ class Reverser:
                                  loc))
             stop, step = self.reversed_bounds(stmt, out)
             out.stmts.append(For(stmt.var, last, stop, step, body, loc))
+            site = self.sites.get((id(stmt), stmt.var.name))
+            if site is not None:  # the variable's value from before the loop (tape.overwrite_sites)
+                marker = Eqn("restore", (), (stmt.var,), {"site": site}, loc)
+                out.stmts.append(marker)
+                self.markers.append((marker, stmt, stmt.var))
             self.mark_live(stmt)
         elif isinstance(stmt, While):
             self.materialise_for(stmt, out)

@@ -29,6 +29,7 @@ from .ir import (
     Var,
     While,
     child_blocks,
+    for_vars_read_outside,
     index_atoms,
     stmt_defs,
     stmt_uses,
@@ -61,6 +62,7 @@ def overwrite_sites(func: Func) -> dict:
     """(id(stmt), name) -> Site for every statement that may overwrite a value."""
     sites: dict = {}
     loop_entry: dict = {}  # id(outermost loop) -> names possibly defined at its entry
+    restored_vars = for_vars_read_outside(func.body)
 
     def visit(block: Block, defined: set, loops: tuple) -> set:
         for stmt in block.stmts:
@@ -85,7 +87,13 @@ def overwrite_sites(func: Func) -> dict:
                     loop_entry[id(stmt)] = set(defined)
                     loop_entry[("block", id(stmt))] = block
                 if isinstance(stmt, For):
-                    defined.add(stmt.var.name)
+                    name = stmt.var.name
+                    if name in restored_vars and (name in defined or loops):
+                        init = None
+                        if loops and name not in loop_entry[id(loops[0])]:
+                            init = (loops[0], loop_entry[("block", id(loops[0]))])
+                        sites[(id(stmt), name)] = Site(stmt, name, block, loops, init)
+                    defined.add(name)
                 inner = set(defined)
                 for child in child_blocks(stmt):
                     inner = visit(child, inner, loops + (stmt,))
@@ -476,6 +484,9 @@ class _Saver:
     def handle(self, marker, stmt, var: Var):
         site = marker.params["site"]
         loc = stmt.loc
+        if isinstance(stmt, For):  # its variable's value before the loop (ir.for_vars_read_outside)
+            self.save_before(site, stmt, var, marker, loc)
+            return
         if self.rerun.skip(site):  # rebuilt at the top of the reversed iteration instead
             self.replacements[id(marker)] = []
             return
@@ -493,7 +504,6 @@ class _Saver:
         if self.branches.plan(site):
             self.replacements[id(marker)] = []
             return
-        in_loop = bool(site.loops)
         if var.name in self.counters and isinstance(stmt, Eqn) and isinstance(stmt.ins[0], Var):
             self.replacements[id(marker)] = []  # only the reversed loop's bound reads it
             return
@@ -502,19 +512,28 @@ class _Saver:
             self.replacements[id(marker)] = [undo]
             return
         if isinstance(stmt, Eqn):
-            if in_loop:
-                push, pop = self.push_pop(site, var.name, var, loc)
-                _insert_before(site.block, stmt, push)
-                self.replacements[id(marker)] = pop
-                if site.init is not None and var.name not in self.inited:
-                    loop, block = site.init
-                    _insert_before(block, loop, [Eqn("zero_of", (), (var,), {}, loc)])
-                    self.inited.add(var.name)
-            else:
-                save = Var(self.names.fresh(f"{var.name}_save"))
-                _insert_before(site.block, stmt, [Eqn("copy", (var,), (save,), {}, loc)])
-                self.replacements[id(marker)] = [Eqn("copy", (save,), (var,), {}, loc)]
+            self.save_before(site, stmt, var, marker, loc)
             return
+        self.save_element(site, stmt, var, marker, loc)
+
+    def save_before(self, site: Site, stmt, var: Var, marker, loc):
+        """Save ``var`` just before ``stmt`` overwrites it; restore it at the marker."""
+        if site.loops:
+            push, pop = self.push_pop(site, var.name, var, loc)
+            _insert_before(site.block, stmt, push)
+            self.replacements[id(marker)] = pop
+            if site.init is not None and var.name not in self.inited:
+                loop, block = site.init
+                _insert_before(block, loop, [Eqn("zero_of", (), (var,), {}, loc)])
+                self.inited.add(var.name)
+        else:
+            save = Var(self.names.fresh(f"{var.name}_save"))
+            _insert_before(site.block, stmt, [Eqn("copy", (var,), (save,), {}, loc)])
+            self.replacements[id(marker)] = [Eqn("copy", (save,), (var,), {}, loc)]
+
+    def save_element(self, site: Site, stmt, var: Var, marker, loc):
+        """Save the element (or slice) a store is about to overwrite; restore it at the marker."""
+        in_loop = bool(site.loops)
         # an array element (or slice) about to be overwritten
         if self._first_write_onto_zero(site):  # the old value is a known zero: no save
             zero = Const(0.0) if self.func.types[stmt.target.name].is_float else Const(0)
