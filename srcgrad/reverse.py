@@ -38,6 +38,7 @@ from .ir import (
     index_atoms,
     stmt_defs,
     walk,
+    written_names,
 )
 from .passes import activity, dce, result_type
 from .primitives import NONDIFF, PRIMS
@@ -465,7 +466,11 @@ def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Fu
                 if len(results) > 1:
                     seed_block.stmts.append(Eqn("getitem", (ct,), (src,),
                                                 {"index": (Const(i),)}, func.loc))
-                seed_block.stmts.append(Eqn("copy", (src,), (rev.bar(atom.name),), {}, func.loc))
+                # an array cotangent is copied: the adjoint updates the bar in place, which must
+                # neither write into the caller's array nor be folded into reads of it
+                t = func.types.get(atom.name)
+                prim = "copy_array" if isinstance(t, ArrayType) and t.ndim > 0 else "copy"
+                seed_block.stmts.append(Eqn(prim, (src,), (rev.bar(atom.name),), {}, func.loc))
                 seeds[atom.name] = True
     else:
         r = results[0]
@@ -495,11 +500,37 @@ def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Fu
         tail.stmts.append(Eqn("cast_like", (g, p), (cast,), {}, func.loc))
         grads.append(cast)
     grads_out = tuple(grads) if as_tuple else grads[0]
-    body = Block(forward.stmts + seed_block.stmts + adjoint.stmts + tail.stmts)
+    capture = Block()
     if mode == "grad":
         result = grads_out
     else:
-        value = func.result
+        value = _captured_value(func, adjoint, names, capture)
         result = (value, grads_out)
+    body = Block(forward.stmts + capture.stmts + seed_block.stmts + adjoint.stmts + tail.stmts)
     suffix = {"grad": "grad", "value_and_grad": "value_and_grad", "vjp": "vjp"}[mode]
     return Func(f"{func.name}_{suffix}", params, body, result, func.loc)
+
+
+def _captured_value(func: Func, adjoint: Block, names, capture: Block):
+    """The primal result as the forward sweep leaves it.  The adjoint restores overwritten
+    variables and array elements as it goes back, so a result it touches (``a`` carried through
+    a loop and restored from a tape, or an array whose elements it restores, or a view of one) is
+    copied into a fresh name between the two sweeps; anything else is returned as it is."""
+    from .passes import _closure, _view_links
+
+    written = written_names(adjoint.stmts)
+    links = _view_links(func)
+
+    def keep(atom):
+        if not isinstance(atom, Var) or not (_closure({atom.name}, links) & written):
+            return atom
+        t = func.types.get(atom.name)
+        out = Var(names.fresh(f"{atom.name}_value"))
+        prim = "copy_array" if isinstance(t, ArrayType) and t.ndim > 0 else "copy"
+        capture.stmts.append(Eqn(prim, (atom,), (out,), {}, func.loc))
+        return out
+
+    value = func.result
+    if isinstance(value, tuple):
+        return tuple(keep(a) for a in value)
+    return keep(value)
