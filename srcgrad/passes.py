@@ -268,7 +268,7 @@ def fold(func: Func) -> Func:
                             mapping[out.name] = seen[sig]
                             continue
                         seen[sig] = out
-                if single and stmt.prim == "copy":
+                if single and stmt.prim == "copy" and out.name not in written:  # (stores keep their target)
                     src = stmt.ins[0]
                     if isinstance(src, Var):
                         src = mapping.get(src.name, src)
@@ -326,10 +326,13 @@ def _strength_reduce(func: Func):
 
 
 def _keeps_type(func: Func, stmt, x) -> bool:
-    """True when ``x`` already has the type of the statement's output (no promotion lost)."""
+    """True when ``x`` is a number with the type of the statement's output (no promotion lost).
+    Arrays never: ``c = x * 1.0`` is a new array, and ``c = x`` would make later writes into c
+    write into x."""
     if not isinstance(x, Var) or not func.types:
         return False
-    return func.types.get(x.name) == func.types.get(stmt.outs[0].name) is not None
+    t = func.types.get(x.name)
+    return t == func.types.get(stmt.outs[0].name) is not None and isinstance(t, ArrayType) and t.ndim == 0
 
 
 # ---------------------------------------------------------------------------------------------
