@@ -154,6 +154,25 @@ def _per_call(fn, rounds: int, reps: int) -> float:
     return min(times)
 
 
+def _event_time(launch, rounds: int, reps: int) -> float:
+    """Seconds per ``launch()`` on the device: one warm-up, then the best of ``rounds`` runs of
+    ``reps`` launches timed with CUDA events (the simulator's events say 0: at least 1 ns)."""
+    from numba import cuda
+
+    launch()
+    cuda.synchronize()
+    best_t = math.inf
+    for _ in range(rounds):
+        a, b = cuda.event(), cuda.event()
+        a.record()
+        for _ in range(reps):
+            launch()
+        b.record()
+        b.synchronize()
+        best_t = min(best_t, a.elapsed_time(b) / 1e3 / reps)
+    return max(best_t, 1e-9)
+
+
 def _kernel_time(vm, args, rounds: int, reps: int = 5) -> tuple:
     """(seconds, registers per thread) of the elementwise per-example kernel alone, outputs
     preallocated, timed with CUDA events: the call minus srcgrad's host side."""
@@ -168,23 +187,13 @@ def _kernel_time(vm, args, rounds: int, reps: int = 5) -> tuple:
     err = cuda.to_device(np.zeros(1, dtype=np.int32))
     blocks = (n + vm._cuda.tpb - 1) // vm._cuda.tpb
     launch = spec.kernel[blocks, vm._cuda.tpb]
-    launch(n, *args, *outs, err)
-    cuda.synchronize()
-    best_t = math.inf
-    for _ in range(rounds):
-        a, b = cuda.event(), cuda.event()
-        a.record()
-        for _ in range(reps):
-            launch(n, *args, *outs, err)
-        b.record()
-        b.synchronize()
-        best_t = min(best_t, a.elapsed_time(b) / 1e3 / reps)
+    best_t = _event_time(lambda: launch(n, *args, *outs, err), rounds, reps)
     try:
         regs = spec.kernel.get_regs_per_thread()
         regs = regs if isinstance(regs, int) else max(regs.values())
     except Exception:  # noqa: BLE001 (an API that differs between numba-cuda versions)
         regs = None
-    return max(best_t, 1e-9), regs  # the simulator's events say 0
+    return best_t, regs
 
 
 cuda = None  # numba.cuda, imported when the CUDA part runs (the kernel below reads this global)
@@ -212,18 +221,7 @@ def _summed_kernel_time(vm, args, axes, rounds: int, reps: int = 5) -> float:
     def launch():
         (spec.private if private else spec.kernel)[blocks, nt, 0, shared](n, *args, *bufs, *scal, err, *extra)
 
-    launch()
-    cuda.synchronize()
-    best_t = math.inf
-    for _ in range(rounds):
-        a, b = cuda.event(), cuda.event()
-        a.record()
-        for _ in range(reps):
-            launch()
-        b.record()
-        b.synchronize()
-        best_t = min(best_t, a.elapsed_time(b) / 1e3 / reps)
-    return max(best_t, 1e-9)
+    return _event_time(launch, rounds, reps)
 
 
 def _copy2(x, y, u, v):
@@ -242,18 +240,7 @@ def _copy_time(x, y, rounds: int, reps: int = 5) -> float:
     n = x.shape[0]
     u, v = cuda.device_array_like(x), cuda.device_array_like(y)
     blocks = (n + 255) // 256
-    copy2[blocks, 256](x, y, u, v)
-    cuda.synchronize()
-    best_t = math.inf
-    for _ in range(rounds):
-        a, b = cuda.event(), cuda.event()
-        a.record()
-        for _ in range(reps):
-            copy2[blocks, 256](x, y, u, v)
-        b.record()
-        b.synchronize()
-        best_t = min(best_t, a.elapsed_time(b) / 1e3 / reps)
-    return max(best_t, 1e-9)
+    return _event_time(lambda: copy2[blocks, 256](x, y, u, v), rounds, reps)
 
 
 def jax_cuda_rates(n, n_ex, d, x, y, w, X, Y, rounds):
