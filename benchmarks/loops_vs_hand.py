@@ -82,8 +82,12 @@ def gmm_case(n_label, repeat):
     np.testing.assert_allclose(v, ref[0], rtol=1e-10)
     for a, b in zip(grads, ref[1:]):
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-8)
+    pointwise = gmm.gmm_grad_hand_pointwise(*args)
+    for a, b in zip(pointwise, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
     hand = best_of(gmm.gmm_grad_hand, args, repeat)
     row("hand adjoint", hand)
+    row("hand adjoint, per point", best_of(gmm.gmm_grad_hand_pointwise, args, repeat), hand)
     row("objective alone (numba)", best_of(gmm.gmm_objective_njit, args, repeat), hand)
     row("srcgrad value_and_grad", best_of(vg, args, repeat), hand)
 

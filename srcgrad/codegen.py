@@ -44,6 +44,15 @@ class _Writer:
         self.types = func.types
         self.lines: list = []
         self.last_loc = None
+        self.taken: set = set()
+
+    def fresh_name(self, base: str) -> str:
+        """A local name no variable of the function uses."""
+        name, k = base, 1
+        while name in self.types or name in self.taken or name in {p.name for p in self.func.params}:
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        return name
 
     def atom(self, a, dtype=None, ints=False) -> str:
         if isinstance(a, Var):
@@ -159,6 +168,14 @@ class _Writer:
             if stmt.orelse.stmts:
                 self.lines.append(f"{pad}else:")
                 self.block(stmt.orelse, depth + 1)
+        elif isinstance(stmt, For) and isinstance(stmt.step, Const) and stmt.step.value == -1:
+            # range(a, b, -1) as a count-up loop: numba's negative-step range iterates slower
+            # (GMM's adjoint: 5% of its time); the values, and the variable after the loop, agree.
+            start, var = self.atom(stmt.start), stmt.var.name
+            count = self.fresh_name(f"{var}_rev")
+            self.lines.append(f"{pad}for {count} in range({start} - {self.atom(stmt.stop)}):")
+            self.lines.append(f"{pad}    {var} = {start} - {count}")
+            self.block(stmt.body, depth + 1)
         elif isinstance(stmt, For):
             args = [self.atom(stmt.start), self.atom(stmt.stop)]
             if not (isinstance(stmt.step, Const) and stmt.step.value == 1):

@@ -92,6 +92,7 @@ def _case(options) -> Case:
         ToolSpec("srcgrad", peers.srcgrad(gmm.gmm_objective_loops, ARGNUMS)),
         ToolSpec("srcgrad", peers.srcgrad(gmm.gmm_objective_numpy, ARGNUMS), variant="numpy form"),
         ToolSpec("hand", peers.direct(gmm.gmm_grad_hand, drop_value)),
+        ToolSpec("hand", peers.direct(gmm.gmm_grad_hand_pointwise, drop_value), variant="per point"),
         ToolSpec("objective", peers.direct(gmm.gmm_objective_njit), kind="objective"),
         ToolSpec("fd", peers.finite_differences(gmm.gmm_objective_numpy, ARGNUMS), tol=1e-5),
         *peers.peer_specs(gmm_form, ARGNUMS, tangent_reason="skipped (loop form too slow in Python)"),
