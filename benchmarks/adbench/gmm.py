@@ -266,6 +266,7 @@ def gmm_grad_hand_pointwise(alphas, means, icf, x, wishart_gamma, wishart_m):
     qxc = np.empty((k, d))
     beta = np.empty(k)
     xc_bar = np.empty(d)
+    qxc_bar = np.empty(d)
     slse = 0.0
     for i in range(n):
         # Forward sweep of point i.
@@ -294,17 +295,20 @@ def gmm_grad_hand_pointwise(alphas, means, icf, x, wishart_gamma, wishart_m):
             d_alphas[ik] += w
             d_sum_qs[ik] += w
             # beta = ... - 0.5 * |qxc|^2: qxc_bar = -w * qxc; reverse the triangular product.
-            idx = icf_sz
-            for col in range(d - 1, -1, -1):
+            # (The triangle's iterations only accumulate, so they run in forward order.)
+            for j in range(d):
+                qxc_bar[j] = -w * qxc[ik, j]
+            idx = d
+            for col in range(d):
                 acc = 0.0
-                for row in range(d - 1, col, -1):
-                    idx -= 1
-                    qb = -w * qxc[ik, row]
-                    d_icf[ik, idx] += qb * xc[ik, col]
-                    acc += qb * icf[ik, idx]
+                xcol = xc[ik, col]
+                for row in range(col + 1, d):
+                    d_icf[ik, idx] += qxc_bar[row] * xcol
+                    acc += qxc_bar[row] * icf[ik, idx]
+                    idx += 1
                 xc_bar[col] = acc
             for j in range(d):
-                qb = -w * qxc[ik, j]
+                qb = qxc_bar[j]
                 d_qdiags[ik, j] += qb * xc[ik, j]
                 d_means[ik, j] -= xc_bar[j] + qb * qdiags[ik, j]
 
