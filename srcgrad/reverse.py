@@ -244,12 +244,14 @@ class Reverser:
 
     def reset_and_restore(self, stmt, var: Var, out: Block):
         site = self.sites.get((id(stmt), var.name))
-        if var.name in self.active and var.name in self.bars and site is not None:
-            self.zero(var.name, out, stmt.loc)
         if site is not None:
             marker = Eqn("restore", (), (var,), {"site": site}, stmt.loc)
             out.stmts.append(marker)
             self.markers.append((marker, stmt, var))
+        if var.name in self.active and var.name in self.bars and site is not None:
+            # after the restore: the reset bar is the previous binding's, of its shape
+            # (a = a[1:], a = np.concatenate((a, ...)) rebind a to another shape)
+            self.zero(var.name, out, stmt.loc)
 
     def reverse_eqn(self, eqn: Eqn, out: Block):
         active_out = [o for o in eqn.outs if o.name in self.active]

@@ -570,8 +570,10 @@ class _Saver:
         while True:
             needed = (_adjoint_uses(self.adjoint) | self._replacement_uses()) & primal
             for name in list(needed):  # reading a view reads its base's current elements
-                while name in views:
+                seen = {name}
+                while name in views and views[name] not in seen:  # a = a[1:] links both ways
                     name = views[name]
+                    seen.add(name)
                     needed.add(name)
             ready = [m for m in pending if m[2].name in needed]
             if not ready:
