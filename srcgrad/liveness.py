@@ -19,7 +19,7 @@ from __future__ import annotations
 from .ir import Block, Break, Continue, Eqn, For, Func, If, Store, Var, While, child_blocks, var_names
 
 # Statements kept whatever their outputs: tapes (handled below), in-place updates, markers.
-_EFFECTS = {"tape_push", "tape_new", "restore", "restore_item", "iadd"}
+_EFFECTS = {"tape_push", "tape_new", "restore", "restore_item", "iadd", "unique_index"}
 
 
 

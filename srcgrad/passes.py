@@ -338,7 +338,7 @@ def _keeps_type(func: Func, stmt, x) -> bool:
 # ---------------------------------------------------------------------------------------------
 # dead-code elimination
 
-EFFECT_PRIMS = {"tape_push", "tape_pop", "tape_new", "restore", "restore_item"}
+EFFECT_PRIMS = {"tape_push", "tape_pop", "tape_new", "restore", "restore_item", "unique_index"}
 # Statements that write into their first input: not a use of it, dead when it is dead.
 INPLACE_PRIMS = {"iadd"}
 

@@ -312,6 +312,9 @@ for _prim in [
     Prim("getitem_copy", "{0}[{index}].copy()", _getitem, nondiff=True, params=("index",)),
     Prim("restore", "", _none, nondiff=True),
     Prim("restore_item", "", lambda i, p, w: [], nondiff=True),
+    # (idx, base): repeated entries of an index array a store writes through (reverse.py)
+    Prim("unique_index", "rt.unique_index({0}, {1}, {axis}, {where})", lambda i, p, w: [],
+         nondiff=True, params=("axis", "where")),
 ]:
     register(_prim)
 

@@ -23,6 +23,7 @@ from . import checkpointing, forward_partials, increments, scatter, shape_witnes
 from .errors import DifferentiationError, UnsupportedError
 from .frontend import NameGen
 from .ir import (
+    NEWAXIS,
     Block,
     Break,
     Const,
@@ -320,6 +321,7 @@ class Reverser:
                 element = all(isinstance(i, (Var, Const)) and
                               self.types.get(getattr(i, "name", None), ArrayType("int64")).ndim
                               == 0 for i in st.index) and len(st.index) == self.types[a].ndim
+                self.check_unique_index(st, out)
                 # a slice of the bar is a view: copy it before the bar is zeroed below
                 prim = "getitem" if element or st.op is not None else "getitem_copy"
                 out.stmts.append(Eqn(prim, (abar, *index_atoms(st.index)), (g,),
@@ -336,6 +338,24 @@ class Reverser:
             marker = Eqn("restore_item", (), (), {"site": site}, loc)
             out.stmts.append(marker)
             self.markers.append((marker, st, st.target))
+
+    def check_unique_index(self, st: Store, out: Block):
+        """``a[idx] = v`` / ``a[idx] += v`` with an integer index array: NumPy keeps the last of
+        repeated writes, so only the last occurrence's value reaches ``a``; the gathered
+        cotangent would credit every occurrence. Repeated entries raise at run time instead."""
+        axis = 0
+        for item in st.index:
+            if item is NEWAXIS:
+                continue
+            t = self.types.get(item.name) if isinstance(item, Var) else None
+            if isinstance(t, ArrayType) and t.ndim > 0 and t.dtype != "bool":
+                loc = st.loc
+                where = (f"{loc.file}:{loc.line}: " if loc else "") + \
+                    "a store through an index array repeats an index: NumPy keeps the last write " \
+                    "there, which srcgrad does not differentiate; use unique indices"
+                out.stmts.append(Eqn("unique_index", (item, st.target), (),
+                                     {"axis": axis, "where": where}, loc))
+            axis += 1
 
     def run(self, seed_names: dict) -> Block:
         self.state = {}
