@@ -342,6 +342,9 @@ class Lowerer:
             dest = self.var_for(s.target.id)
             rhs = self.lower_expr(s.value, block)
             self.emit(block, op, (dest, rhs), s, dest=dest)
+            last = block.stmts[-1]
+            if isinstance(last, Eqn) and last.prim == "copy" and last.outs == (dest,):
+                last.params["augassign"] = op  # a rebinding: stores.check_inplace_aliases
             return
         if isinstance(s.target, ast.Subscript):
             base = self.store_base(s.target)

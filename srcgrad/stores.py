@@ -16,7 +16,7 @@ memory.  Rejected, with an `UnsupportedError` at the offending line:
 from __future__ import annotations
 
 from .errors import UnsupportedError
-from .ir import Block, Eqn, Func, Slice, Store, Var, child_blocks, stmt_uses, walk
+from .ir import Block, Eqn, For, Func, Slice, Store, Var, While, child_blocks, stmt_uses, walk
 from .types import ArrayType
 
 # primitives whose array result may share memory with their first input
@@ -70,6 +70,71 @@ def check_stores(func: Func) -> None:
     _check_views(func, func.body, set(targets), renames)
 
 
+def check_inplace_aliases(func: Func) -> None:
+    """``a += v`` on an array is lowered as ``a = a + v``, a new array. NumPy adds in place, so
+    another name of the same memory (``b = a``, a view ``v = a[1:]``) would see the change:
+    reject the update when such a name is read anywhere (the value would silently differ)."""
+    links: dict = {}
+    for stmt in walk(func.body):
+        if isinstance(stmt, Eqn) and isinstance(stmt.ins[0] if stmt.ins else None, Var) and \
+                may_view(func, stmt) and _is_array(func, stmt.ins[0]):
+            x, y = stmt.outs[0].name, stmt.ins[0].name
+            links.setdefault(x, set()).add(y)
+            links.setdefault(y, set()).add(x)
+    updates = [s for s in walk(func.body) if isinstance(s, Eqn) and s.prim == "copy" and
+               s.params.get("augassign") and _is_array(func, s.outs[0])]
+    if not updates:
+        return
+    reads: dict = {}
+    for stmt in walk(func.body):
+        for a in _uses(stmt):
+            if isinstance(a, Var):
+                reads.setdefault(a.name, []).append(stmt)
+    where: dict = {}  # id(stmt) -> (position in source order, enclosing loops)
+    defs: dict = {}
+
+    def visit(block, loops):
+        for stmt in block.stmts:
+            where[id(stmt)] = (len(where), loops)
+            if isinstance(stmt, Eqn):
+                for o in stmt.outs:
+                    defs.setdefault(o.name, []).append(stmt)
+            inner = loops + (id(stmt),) if isinstance(stmt, (For, While)) else loops
+            for child in child_blocks(stmt):
+                visit(child, inner)
+
+    visit(func.body, ())
+
+    def before(d, upd):  # ``d`` can run before ``upd``: earlier in the source, or in a loop with it
+        (i, loops), (j, upd_loops) = where[id(d)], where[id(upd)]
+        return i < j or bool(set(loops) & set(upd_loops))
+    for a in func.result_atoms():
+        if isinstance(a, Var):
+            reads.setdefault(a.name, []).append(None)
+    for upd in updates:
+        name = upd.outs[0].name
+        group, todo = {name}, [name]
+        while todo:
+            for other in links.get(todo.pop(), ()):
+                if other not in group:
+                    group.add(other)
+                    todo.append(other)
+        for other in sorted(group - {name}):
+            if other not in {p.name for p in func.params} and \
+                    not any(before(d, upd) for d in defs.get(other, [])):
+                continue  # a view of the new array only (taken after the update)
+            # a copy into ``name`` itself, or a view taken of it, is not an outside observer
+            observers = [r for r in reads.get(other, []) if r is None or not (
+                isinstance(r, Eqn) and r.outs and r.outs[0].name in group and may_view(func, r))]
+            if observers:
+                op = {"add": "+", "sub": "-", "mul": "*", "truediv": "/"}.get(upd.params["augassign"], "op")
+                raise UnsupportedError(
+                    f"in-place {name} {op}= ... on an array that {other!r} also names (an alias "
+                    f"or a view, read elsewhere): NumPy would change {other!r} too, srcgrad makes "
+                    f"{name!r} a new array. Write {name} = {name} {op} ... and read {name!r}, or "
+                    f"take a copy first ({other} = {name}.copy())", upd.loc, construct="in-place update of alias")
+
+
 def _harmless_copies(func: Func, params: set) -> set:
     """ids of ``b = a`` copies that only rename a new array: ``a`` is created, filled and
     copied in one block, in that order, and read nowhere else (``a += v``, ``np.array([...])``
@@ -111,19 +176,27 @@ def _check_views(func, block: Block, targets: set, renames: set) -> None:
             continue
         view, base = stmt.outs[0].name, stmt.ins[0].name
         written = False
+        names = {view}  # the view and names bound to it later (b = v, or v passed to a helper)
         for later in stmts[k + 1:]:
             sub = Block([later])
-            if written and any(isinstance(a, Var) and a.name == view
-                               for s in walk(sub) for a in _uses(s)):
+            hit = next((a.name for s in walk(sub) for a in _uses(s)
+                        if isinstance(a, Var) and a.name in names), None) if written else None
+            if hit is not None:
                 raise UnsupportedError(
-                    f"{view!r} is a view of {base!r} (a slice without .copy()) and is read after "
-                    f"{base!r} is written in place; the gradient would miss that write. Read it "
-                    f"before writing, or take a copy: {base}[...].copy()", later.loc or stmt.loc,
-                    construct="view read after write")
+                    f"{hit!r} is a view of {base!r} (a slice without .copy(), or another name of "
+                    f"it) and is read after {base!r} is written in place; the gradient would miss "
+                    f"that write. Read it before writing, or take a copy: {base}[...].copy()",
+                    later.loc or stmt.loc, construct="view read after write")
             if any(isinstance(s, Store) and s.target.name == base for s in walk(sub)):
                 written = True
-            if isinstance(later, Eqn) and any(o.name == view for o in later.outs):
-                break  # rebound to a new value (hidden = f(hidden)): no longer the view
+            if isinstance(later, Eqn) and later.outs:
+                if later.ins and isinstance(later.ins[0], Var) and later.ins[0].name in names and \
+                        may_view(func, later) and id(later) not in renames:
+                    names.add(later.outs[0].name)
+                else:  # rebound to a new value (hidden = f(hidden)): no longer the view
+                    names -= {o.name for o in later.outs}
+                    if not names:
+                        break
         if _used_outside(func.body, block, view):
             if any(isinstance(s, Store) and s.target.name == base for s in walk(func.body)):
                 raise UnsupportedError(
