@@ -309,6 +309,12 @@ def _split_checkpointed(tree: ast.FunctionDef, loc) -> None:
     def visit(stmts):
         out = []
         for s in stmts:
+            if isinstance(s, ast.For) and _is_checkpoint_call(s.iter):
+                inner = next((n for b in s.body for n in ast.walk(b)
+                              if isinstance(n, ast.For) and _is_checkpoint_call(n.iter)), None)
+                if inner is not None:
+                    fail(inner, "checkpointed loops cannot be nested: checkpoint the outer loop only "
+                                "(its segments are re-run with ordinary tapes)")
             for field in ("body", "orelse"):
                 if isinstance(getattr(s, field, None), list):
                     setattr(s, field, visit(getattr(s, field)))

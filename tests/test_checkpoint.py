@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 import srcgrad as sg
 from srcgrad.testing import check_grad
@@ -80,3 +81,18 @@ def test_ten_million_steps_in_bounded_memory():
     info = json.loads(res.stdout.strip().splitlines()[-1])
     assert info["kb"] < 16 * 1024, f"peak RSS grew by {info['kb']} kB"
     assert np.all(np.isfinite(info["g"]))
+
+
+def nested_checkpoints(x, n):
+    s = 0.0
+    for _t in sg.checkpoint(range(n)):
+        for j in sg.checkpoint(range(3)):
+            s = s * x[j] + 1.0
+    return s
+
+
+def test_nested_checkpoints_are_rejected_at_the_inner_loop():
+    from srcgrad.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError, match=r"test_checkpoint\.py:\d+:\d+: checkpoint: .*cannot be nested"):
+        sg.grad(nested_checkpoints)(np.array([0.3, 0.9, -0.4]), 3)
