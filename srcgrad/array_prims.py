@@ -239,4 +239,17 @@ def _lower_array(lw, node, block, dest):
 
 CALL_LOWERINGS[np.array] = _lower_array
 
+
+def _lower_asarray(lw, node, block, dest):
+    """``np.asarray(x)``: ``x`` itself when it is an array (another name of it), like NumPy."""
+    if len(node.args) != 1 or node.keywords:
+        raise lw.error(node, "np.asarray", "np.asarray takes one argument here (no dtype/order)")
+    if isinstance(node.args[0], (ast.List, ast.Tuple)):
+        return _lower_array(lw, node, block, dest)
+    x = lw.lower_value(node.args[0], block)
+    return lw.emit(block, "copy", (x,), node, dest=dest)
+
+
+CALL_LOWERINGS[np.asarray] = _lower_asarray
+
 BY_CALLABLE.setdefault(runtime.cast_like, "cast_like")  # adjoint rules call rt.cast_like

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import srcgrad as sg
+from srcgrad.testing import check_grad
 from srcgrad.types import ArrayType
 
 rng = np.random.default_rng(7)
@@ -156,3 +157,16 @@ def test_unsupported_indexing_is_rejected():
         sg.grad(two_arrays)(A, np.array([0, 1]))
     with pytest.raises(sg.TypeInferenceError, match="array's number of dimensions"):
         sg.grad(mask_fewer_dims)(np.ones((2, 3, 4)))  # same-shape masks: tests/test_masks.py
+
+
+def _asarray_program(x, w):
+    x = np.asarray(x)  # the array itself
+    v = np.asarray([w[0], w[1] * 2.0])  # a list: like np.array
+    return np.sum(np.sin(x) * w) + np.sum(v * v)
+
+
+def test_asarray():
+    x, w = np.array([0.3, -0.5]), np.array([0.7, 0.2])
+    check_grad(_asarray_program, x, w, argnums=(0, 1))
+    value, _ = sg.value_and_grad(_asarray_program, argnums=(0, 1))(x, w)
+    assert np.isclose(value, _asarray_program(x, w), rtol=1e-12)
