@@ -208,7 +208,7 @@ def test_nested_loop_tapes_are_preallocated_when_trip_counts_are_known():
     check_grad(nested_carry, x, backend="python")
     x[1, 2] = -0.4
     for fn in (triangular_carry, conditional_carry):
-        assert "tape_p.append(p)" in _source(fn, x), fn.__name__
+        assert ".append(p)" in _source(fn, x), fn.__name__  # a list tape (maybe shared, tape_merge.py)
         check_grad(fn, x, backend="python")
 
 
