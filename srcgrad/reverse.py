@@ -408,8 +408,11 @@ def inline_rule(rule, g: Var, y: Var, ins, out: Block, names: NameGen, loc):
         binding[rest[0]] = y
         rest = rest[1:]
     if len(rest) != len(ins):
-        raise DifferentiationError(f"rule for {rule.prim!r} takes {len(rest)} inputs, the "
-                                   f"call has {len(ins)}", loc, construct=rule.prim)
+        raise DifferentiationError(
+            f"{rule.prim} is differentiated with {len(rest)} argument(s) and this call passes "
+            f"{len(ins)}: the extra arguments (an offset, an axis given by position, ...) are not "
+            "supported here; register a rule for your own function with @srcgrad.adjoint",
+            loc, construct=rule.prim)
     binding.update(zip(rest, ins))
     body = _copy.deepcopy(rir.body)
     for stmt in walk(body):

@@ -138,10 +138,10 @@ def test_cold_concurrent_then_warm_process_compiles_nothing(tmp_path):
     print(f"\nwarm process, import srcgrad -> first gradient: median {median * 1e3:.0f} ms wall "
           f"({', '.join(f'{t * 1e3:.0f}' for t in times)}), {median_cpu * 1e3:.0f} ms CPU; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    # CPU time is what the process itself spends; wall time also counts other processes'
-    # load on a shared machine, so it gets a looser bound
+    # CPU time is what the process itself spends (a recompile would cost seconds of it); wall
+    # time also counts other processes' load on a shared machine and is only printed (a bound on
+    # it failed at load 4 on 2 cores: 5.1 s wall for a warm process that compiled nothing)
     assert median_cpu < 2.0
-    assert median < 2.0 * max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
 
 
 def test_changed_constant_or_helper_is_never_served_stale(tmp_path):
