@@ -32,6 +32,7 @@ from .ir import (
     For,
     Func,
     If,
+    Slice,
     Store,
     Var,
     While,
@@ -429,11 +430,18 @@ def _rename(block: Block, binding: dict, loc):
     def sub(a):
         return binding.get(a.name, a) if isinstance(a, Var) else a
 
+    def sub_item(item):  # index entries: atoms and slices of atoms (g[::-1]'s step is a temp)
+        if isinstance(item, Slice):
+            return Slice(*(None if p is None else sub(p) for p in (item.start, item.stop, item.step)))
+        return sub(item)
+
     for stmt in block.stmts:
         stmt.loc = loc
         if isinstance(stmt, Eqn):
             stmt.ins = tuple(sub(a) for a in stmt.ins)
             stmt.outs = tuple(sub(a) for a in stmt.outs)
+            if "index" in stmt.params:
+                stmt.params = {**stmt.params, "index": tuple(sub_item(i) for i in stmt.params["index"])}
         elif isinstance(stmt, If):
             stmt.cond = sub(stmt.cond)
         else:

@@ -73,6 +73,24 @@ def _flat(in_types, params, weak):
 
 
 register(Prim("ravel", "np.ravel({0})", _flat, None), [np.ravel])
+
+
+def _cumsum(in_types, params, weak):  # np.cumsum without an axis: the flattened running sum
+    _needs_array("np.cumsum", in_types[0])
+    t = in_types[0]
+    return [ArrayType("int64", 1) if t.is_bool else t.with_ndim(1)]
+
+
+register(Prim("cumsum", "np.cumsum({0})", _cumsum, None), [np.cumsum])
+METHODS["cumsum"] = "cumsum"
+
+
+def _same_shape(in_types, params, weak):
+    _needs_array("np.flip", in_types[0])
+    return [in_types[0]]
+
+
+register(Prim("flip", "np.flip({0})", _same_shape, None), [np.flip])  # every axis reversed
 register(Prim("flatten", "{0}.flatten()", _flat, None))
 METHODS["ravel"] = "ravel"
 METHODS["flatten"] = "flatten"
@@ -234,5 +252,5 @@ CALL_LOWERINGS[np.concatenate] = _lower_concatenate
 CALL_LOWERINGS[np.stack] = _lower_stack
 
 for _name in ("transpose", "transpose_axes", "reshape", "ravel", "flatten", "expand_dims",
-              "squeeze", "concat2"):
+              "squeeze", "concat2", "cumsum", "flip"):
     PRIMS[_name].meta["exact_cotangents"] = True  # rules give each input's shape

@@ -28,6 +28,17 @@ def ravel(g, x):
     return np.reshape(g, np.shape(x))
 
 
+@adjoint_rule("cumsum")
+def cumsum(g, x):
+    # output k sums inputs 0..k: input j receives the cotangents of outputs j..end
+    return np.reshape(np.cumsum(g[::-1])[::-1], np.shape(x))
+
+
+@adjoint_rule("flip")
+def flip(g, x):
+    return np.flip(g)
+
+
 @adjoint_rule("flatten")
 def flatten(g, x):
     return np.reshape(g, np.shape(x))
