@@ -201,6 +201,28 @@ for _kind in _KINDS:
     CALL_LOWERINGS[getattr(np, _kind)] = _lower
     CALL_LOWERINGS[("method", _kind)] = _lower
     METHODS[_kind] = _kind
+
+
+def _lower_spread(kind):
+    """np.var / np.std (and the methods), ddof 0: mean((x - mean(x))**2) from the mean primitive,
+    so they differentiate (and vectorise) through the mean's rules."""
+    def lower(lw, node, block, dest, base=None):
+        label = f"np.{kind}" if base is None else f".{kind}"
+        x, args = _array_arg(lw, node, block, base, label)
+        axis, keepdims = _options(lw, node, block, args, label, ("axis",))
+        centre = _emit(lw, node, block, None, "mean", x, axis, axis is not None)
+        dev = lw.emit(block, "sub", (x, centre), node)
+        var = _emit(lw, node, block, None if kind == "std" else dest, "mean",
+                    lw.emit(block, "mul", (dev, dev), node), axis, keepdims)
+        return lw.emit(block, "sqrt", (var,), node, dest=dest) if kind == "std" else var
+
+    return lower
+
+
+for _kind in ("var", "std"):
+    CALL_LOWERINGS[getattr(np, _kind)] = _lower_spread(_kind)
+    CALL_LOWERINGS[("method", _kind)] = _lower_spread(_kind)
+    METHODS[_kind] = _kind  # (the method's lowering above decides; no primitive of that name)
 CALL_LOWERINGS[np.amax] = _lower_reduction("max")
 CALL_LOWERINGS[np.amin] = _lower_reduction("min")
 CALL_LOWERINGS[np.linalg.norm] = _lower_norm

@@ -170,3 +170,36 @@ def test_asarray():
     check_grad(_asarray_program, x, w, argnums=(0, 1))
     value, _ = sg.value_and_grad(_asarray_program, argnums=(0, 1))(x, w)
     assert np.isclose(value, _asarray_program(x, w), rtol=1e-12)
+
+
+def _spread_program(x):
+    return (np.var(x) + np.std(x, axis=0).sum() + x.std(axis=1, keepdims=True).sum() * 2.0
+            + x.var(axis=-1)[1])
+
+
+def _standardise(x):
+    z = (x - x.mean(axis=0)) / x.std(axis=0)
+    return np.sum(z ** 3)
+
+
+@pytest.mark.parametrize("fn", [_spread_program, _standardise])
+def test_var_std(fn):
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 4))
+    check_grad(fn, x)
+    value, g = sg.value_and_grad(fn)(x)
+    assert np.isclose(value, fn(x), rtol=1e-12)
+    assert sg.grad(fn)(x.astype(np.float32)).dtype == np.float32
+
+
+def _scan_program(x):
+    c = np.cumsum(x * x)
+    return np.sum(np.flip(c) * np.sin(x)) + x.cumsum()[-1] ** 2
+
+
+def test_cumsum_flip_hessian():
+    x = np.array([0.3, -0.5, 0.7, 0.2])
+    check_grad(_scan_program, x)
+    h = sg.hessian(_scan_program)(x)
+    g = sg.grad(_scan_program)
+    fd = np.array([(g(x + 1e-5 * e) - g(x - 1e-5 * e)) / 2e-5 for e in np.eye(4)])
+    np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)
