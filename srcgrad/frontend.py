@@ -681,6 +681,8 @@ class Lowerer:
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and \
                 isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
             return -node.operand.value  # axis=-1
+        if isinstance(node, ast.Tuple):  # axis=(0, -1)
+            return tuple(self.static_value(e, block, label) for e in node.elts)
         value = self.lower_expr(node, block)
         if value in (float, int, bool) or (isinstance(value, type) and
                                            issubclass(value, np.generic)):

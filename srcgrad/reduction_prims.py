@@ -153,9 +153,12 @@ def _options(lw, node, block, args, label, names):
             raise lw.error(node, label, f"keyword argument {kw.arg!r} is not supported")
         opts[kw.arg] = lw.static_value(kw.value, block, label)
     axis = opts["axis"]
-    if axis is not None and (type(axis) is not int):
-        raise lw.error(node, label, "axis must be a constant int or None (tuples of axes are "
-                       "not supported)")
+    if isinstance(axis, tuple) and axis and all(type(a) is int for a in axis) and \
+            len(set(axis)) == len(axis) and (all(a >= 0 for a in axis) or all(a < 0 for a in axis)):
+        axis = axis if len(axis) > 1 else axis[0]  # reduced one axis after another (_emit)
+    elif axis is not None and (type(axis) is not int):
+        raise lw.error(node, label, "axis must be a constant int, None, or a tuple of distinct "
+                       "ints of one sign")
     if not isinstance(opts["keepdims"], (bool, int)):
         raise lw.error(node, label, "keepdims must be a constant bool")
     return axis, bool(opts["keepdims"])
@@ -170,6 +173,13 @@ def _array_arg(lw, node, block, base, label):
 
 
 def _emit(lw, node, block, dest, name, x, axis, keepdims):
+    if isinstance(axis, tuple):
+        # one axis at a time (sum, mean, max, min, prod and the 2-norm all nest); without
+        # keepdims the later axes must keep their numbers: highest first (most negative first)
+        order = sorted(axis, reverse=axis[0] >= 0)
+        for k, a in enumerate(order):
+            x = _emit(lw, node, block, dest if k == len(order) - 1 else None, name, x, a, keepdims)
+        return x
     if axis is None and not keepdims:
         return lw.emit(block, name, (x,), node, dest=dest)
     return lw.emit(block, f"{name}_axis", (x, Const(axis), Const(keepdims)), node, dest=dest,

@@ -203,3 +203,16 @@ def test_cumsum_flip_hessian():
     g = sg.grad(_scan_program)
     fd = np.array([(g(x + 1e-5 * e) - g(x - 1e-5 * e)) / 2e-5 for e in np.eye(4)])
     np.testing.assert_allclose(h, fd, rtol=1e-6, atol=1e-8)
+
+
+def _tuple_axes(x):
+    return (np.sum(np.mean(x, axis=(0, 2)) ** 2) + np.sum(x.max(axis=(-1, -3), keepdims=True) ** 3)
+            + np.sum(np.linalg.norm(x, axis=(1, 2))) + np.sum(x.std(axis=(0, 1)) ** 2)
+            + np.prod(x, axis=(2, 0)).sum() + np.sum(x, axis=(0, 1, 2)))
+
+
+def test_tuple_axes():
+    x = np.random.default_rng(1).uniform(0.5, 1.5, (2, 3, 4))
+    check_grad(_tuple_axes, x)
+    value, _ = sg.value_and_grad(_tuple_axes)(x)
+    assert np.isclose(value, _tuple_axes(x), rtol=1e-12)
