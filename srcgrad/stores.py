@@ -15,6 +15,8 @@ memory.  Rejected, with an `UnsupportedError` at the offending line:
 
 from __future__ import annotations
 
+import re
+
 from .errors import UnsupportedError
 from .ir import Block, Eqn, For, Func, Slice, Store, Var, While, child_blocks, stmt_uses, walk
 from .types import ArrayType
@@ -40,6 +42,62 @@ def may_view(func, eqn) -> bool:
     return eqn.prim in VIEW_PRIMS or "reshape" in eqn.prim or "transpose" in eqn.prim
 
 
+class _Order:
+    """Where each statement sits: source position, enclosing loops, enclosing blocks; enough to
+    tell, in structured code, whether a definition can reach a later use."""
+
+    def __init__(self, func: Func):
+        self.where: dict = {}
+        self.defs: dict = {}
+        self._visit(func.body, (), (id(func.body),))
+
+    def _visit(self, block, loops, blocks):
+        for stmt in block.stmts:
+            self.where[id(stmt)] = (len(self.where), loops, blocks)
+            if isinstance(stmt, Eqn):
+                for o in stmt.outs:
+                    self.defs.setdefault(o.name, []).append(stmt)
+            inner = loops + (id(stmt),) if isinstance(stmt, (For, While)) else loops
+            for child in child_blocks(stmt):
+                self._visit(child, inner, blocks + (id(child),))
+
+    def may_precede(self, d, use) -> bool:
+        """``d`` can run before ``use``: earlier in the source, or in a loop with it."""
+        (i, loops_d, _), (j, loops_u, _) = self.where[id(d)], self.where[id(use)]
+        return i < j or bool(set(loops_d) & set(loops_u))
+
+    def fresh(self, func, d) -> bool:
+        """``d`` gives its output a new array: not a view, or a copy of a temporary that only
+        new arrays define (the frontend writes ``h = h * 2.0`` as ``t = h * 2.0; h = t``)."""
+        if not may_view(func, d):
+            return True
+        src = d.ins[0] if d.prim == "copy" and d.ins and isinstance(d.ins[0], Var) else None
+        return src is not None and bool(self.defs.get(src.name)) and \
+            all(not may_view(func, e) for e in self.defs[src.name])
+
+    def fresh_between(self, func, name, start, use) -> bool:
+        """A definition of ``name`` by a new array (not a view) runs on every path from ``start``
+        (a statement, or None for the function's entry) to ``use``, after ``start``."""
+        i, loops_s, _ = self.where[id(start)] if start is not None else (-1, (), ())
+        j, loops_u, blocks_u = self.where[id(use)]
+        for d in self.defs.get(name, []):
+            k, loops_d, blocks_d = self.where[id(d)]
+            if d is start or d is use or not i < k < j or not self.fresh(func, d):
+                continue
+            # d dominates use (its block encloses use's), and no loop takes start to use around d
+            if blocks_d[-1] in blocks_u and set(loops_s) & set(loops_u) <= set(loops_d):
+                return True
+        return False
+
+    def reaches(self, func, name, d, use) -> bool:
+        """The value ``d`` gives ``name`` may still be ``name``'s at ``use``."""
+        i, loops_d, _ = self.where[id(d)]
+        j, loops_u, _ = self.where[id(use)]
+        if i >= j and not set(loops_d) & set(loops_u):
+            return False  # after the use, and no loop brings it back
+        return not self.fresh_between(func, name, d, use)
+
+
 def check_stores(func: Func) -> None:
     """Raise UnsupportedError for the writes the adjoint cannot handle (see module doc)."""
     targets = {}
@@ -49,8 +107,11 @@ def check_stores(func: Func) -> None:
     if not targets:
         return
     params = {p.name for p in func.params}
-    for name, st in targets.items():
-        if name in params:
+    order = _Order(func)
+    stores = [st for st in walk(func.body) if isinstance(st, Store)]
+    for st in stores:
+        name = st.target.name
+        if name in params and not order.fresh_between(func, name, None, st):  # x = x.copy() first
             raise UnsupportedError(
                 f"cannot differentiate a write into the argument {name!r}: srcgrad does not "
                 f"modify its caller's arrays; make a copy first ({name}2 = {name}.copy()) and "
@@ -59,7 +120,9 @@ def check_stores(func: Func) -> None:
     for stmt in walk(func.body):
         if isinstance(stmt, Eqn) and stmt.outs and stmt.outs[0].name in targets and \
                 may_view(func, stmt) and isinstance(stmt.ins[0], Var) and \
-                _is_array(func, stmt.ins[0]) and id(stmt) not in renames:
+                _is_array(func, stmt.ins[0]) and id(stmt) not in renames and \
+                any(order.reaches(func, stmt.outs[0].name, stmt, st) for st in stores
+                    if st.target.name == stmt.outs[0].name):
             name = stmt.outs[0].name
             raise UnsupportedError(
                 f"{name!r} is written in place (line {targets[name].loc.line if targets[name].loc else '?'}) "
@@ -79,8 +142,9 @@ def check_inplace_aliases(func: Func) -> None:
         if isinstance(stmt, Eqn) and isinstance(stmt.ins[0] if stmt.ins else None, Var) and \
                 may_view(func, stmt) and _is_array(func, stmt.ins[0]):
             x, y = stmt.outs[0].name, stmt.ins[0].name
-            links.setdefault(x, set()).add(y)
-            links.setdefault(y, set()).add(x)
+            links.setdefault(x, []).append((y, stmt))
+            links.setdefault(y, []).append((x, stmt))
+    order = _Order(func)
     updates = [s for s in walk(func.body) if isinstance(s, Eqn) and s.prim == "copy" and
                s.params.get("augassign") and _is_array(func, s.outs[0])]
     if not updates:
@@ -90,24 +154,6 @@ def check_inplace_aliases(func: Func) -> None:
         for a in _uses(stmt):
             if isinstance(a, Var):
                 reads.setdefault(a.name, []).append(stmt)
-    where: dict = {}  # id(stmt) -> (position in source order, enclosing loops)
-    defs: dict = {}
-
-    def visit(block, loops):
-        for stmt in block.stmts:
-            where[id(stmt)] = (len(where), loops)
-            if isinstance(stmt, Eqn):
-                for o in stmt.outs:
-                    defs.setdefault(o.name, []).append(stmt)
-            inner = loops + (id(stmt),) if isinstance(stmt, (For, While)) else loops
-            for child in child_blocks(stmt):
-                visit(child, inner)
-
-    visit(func.body, ())
-
-    def before(d, upd):  # ``d`` can run before ``upd``: earlier in the source, or in a loop with it
-        (i, loops), (j, upd_loops) = where[id(d)], where[id(upd)]
-        return i < j or bool(set(loops) & set(upd_loops))
     for a in func.result_atoms():
         if isinstance(a, Var):
             reads.setdefault(a.name, []).append(None)
@@ -115,24 +161,32 @@ def check_inplace_aliases(func: Func) -> None:
         name = upd.outs[0].name
         group, todo = {name}, [name]
         while todo:
-            for other in links.get(todo.pop(), ()):
+            here = todo.pop()
+            for other, link in links.get(here, ()):
+                if here == name and (link is upd or not order.reaches(func, name, link, upd)):
+                    continue  # h0 = h; h = h * 2.0 (a new array); h += 1: h0 is not h any more
                 if other not in group:
                     group.add(other)
                     todo.append(other)
         for other in sorted(group - {name}):
             if other not in {p.name for p in func.params} and \
-                    not any(before(d, upd) for d in defs.get(other, [])):
+                    not any(order.may_precede(d, upd) for d in order.defs.get(other, [])):
                 continue  # a view of the new array only (taken after the update)
             # a copy into ``name`` itself, or a view taken of it, is not an outside observer
-            observers = [r for r in reads.get(other, []) if r is None or not (
-                isinstance(r, Eqn) and r.outs and r.outs[0].name in group and may_view(func, r))]
+            # ... read after the update (a read before it, or by the update's own right-hand
+            # side as in a *= a.T, sees the old values either way)
+            observers = [r for r in reads.get(other, []) if r is None or (order.may_precede(upd, r) and not (
+                isinstance(r, Eqn) and r.outs and r.outs[0].name in group and may_view(func, r)))]
             if observers:
                 op = {"add": "+", "sub": "-", "mul": "*", "truediv": "/"}.get(upd.params["augassign"], "op")
+                other_text = f"a view of {name!r} taken in an expression" if re.fullmatch(r"t\d+", other) \
+                    else repr(other)
                 raise UnsupportedError(
-                    f"in-place {name} {op}= ... on an array that {other!r} also names (an alias "
-                    f"or a view, read elsewhere): NumPy would change {other!r} too, srcgrad makes "
+                    f"in-place {name} {op}= ... on an array that {other_text} also names (an alias "
+                    f"or a view, read after this line): NumPy would change it too, srcgrad makes "
                     f"{name!r} a new array. Write {name} = {name} {op} ... and read {name!r}, or "
-                    f"take a copy first ({other} = {name}.copy())", upd.loc, construct="in-place update of alias")
+                    f"copy the other name first (... = {name}.copy())", upd.loc,
+                    construct="in-place update of alias")
 
 
 def _harmless_copies(func: Func, params: set) -> set:

@@ -91,3 +91,70 @@ def copy_via_call(x):
 
 def test_store_after_a_copy_through_a_helper_differentiates():
     check_grad(copy_via_call, np.array([0.3, -0.5, 0.7]))
+
+
+# Accepted (the checks follow the order of statements, not only names): found as false
+# rejections by fuzzing.
+def rebind_then_iadd(x):
+    h = x * 1.0
+    h0 = h
+    h = h * 2.0  # a new array: h0 keeps the old one
+    h += 1.0
+    return np.sum(h0 * h)
+
+
+def imul_by_own_transpose(x):
+    a = x * 1.0
+    a *= a.T  # NumPy buffers the overlap: a * a.T
+    return np.sum(a * np.arange(9.0).reshape(3, 3))
+
+
+def read_before_update(x):
+    a = x * 1.0
+    b = a
+    s = np.sum(b * b)  # read before the in-place update: sees the old values in NumPy too
+    a += x
+    return s + np.sum(a)
+
+
+def argument_copied_then_written(x):
+    x = x.copy()
+    x[0] = 0.0
+    return np.sum(x ** 2)
+
+
+def _helper_copy(a):
+    a = a.copy()
+    a[0] = 0.0
+    return a * 2.0
+
+
+def helper_copies_then_writes(x):
+    return np.sum(_helper_copy(x) * _helper_copy(x[::-1]))
+
+
+def store_then_rebind_to_view(x):
+    a = np.ones(4)
+    a[1:] = x
+    a = a[::2]
+    return np.sum(a * a)
+
+
+@pytest.mark.parametrize("fn, shape", [(rebind_then_iadd, (3,)), (imul_by_own_transpose, (3, 3)),
+                                       (read_before_update, (3,)), (argument_copied_then_written, (3,)),
+                                       (helper_copies_then_writes, (4,)), (store_then_rebind_to_view, (3,))])
+def test_ordered_aliases_are_accepted(fn, shape):
+    x = np.random.default_rng(0).standard_normal(shape)
+    check_grad(fn, x.copy())
+    value, _ = sg.value_and_grad(fn)(x.copy())
+    assert np.isclose(value, fn(x.copy()), rtol=1e-12)
+
+
+def test_argument_written_before_its_copy_is_rejected():
+    def late_copy(x):
+        x[0] = 0.0
+        x = x.copy()
+        return np.sum(x)
+
+    with pytest.raises(UnsupportedError, match="store into argument"):
+        sg.grad(late_copy)(np.ones(3))
