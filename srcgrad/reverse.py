@@ -135,8 +135,15 @@ class Reverser:
             self.reverse_store(stmt, out)
         elif isinstance(stmt, If):
             self.materialise_for(stmt, out)
+            # each branch starts from the cotangents as they are before the if: a reset in one
+            # branch (then: s = x[3]) must not make the other (else: t = t * s) overwrite s_bar
+            before = dict(self.state)
             then = self.reverse_block(stmt.then)
+            after_then, self.state = self.state, dict(before)
             orelse = self.reverse_block(stmt.orelse)
+            for name in set(after_then) | set(self.state):
+                if after_then.get(name) is not None or self.state.get(name) is not None:
+                    self.state[name] = "live"
             self.rev_branches[id(stmt.then)], self.rev_branches[id(stmt.orelse)] = then, orelse
             out.stmts.append(If(stmt.cond, then, orelse, loc))
             self.mark_live(stmt)
