@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import scatter, static_fmt
-from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While
+from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While, unused_name
 from .primitives import PRIMS
 from .types import ArrayType, from_value
 
@@ -47,10 +47,8 @@ class _Writer:
         self.taken: set = set()
 
     def fresh_name(self, base: str) -> str:
-        """A local name no variable of the function uses."""
-        name, k = base, 1
-        while name in self.types or name in self.taken or name in {p.name for p in self.func.params}:
-            name, k = f"{base}_{k}", k + 1
+        """A local name no variable of the function (nor an earlier fresh name) uses."""
+        name = unused_name(self.func, base, self.taken)
         self.taken.add(name)
         return name
 

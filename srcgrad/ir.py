@@ -226,6 +226,16 @@ def all_blocks(block: Block):
             yield from all_blocks(child)
 
 
+def unused_name(func: Func, base: str, taken=()) -> str:
+    """``base``, or ``base_1``, ``base_2``...: the first that no variable or parameter of ``func``
+    (nor ``taken``) uses."""
+    used = set(func.types) | {p.name for p in func.params} | set(taken)
+    name, k = base, 1
+    while name in used:
+        name, k = f"{base}_{k}", k + 1
+    return name
+
+
 def var_names(value):
     """Names of the variables in an atom, a ``Slice``, or tuples/lists/dicts of them (e.g. an
     Eqn's ``params``), in order, repeats included."""

@@ -508,9 +508,8 @@ def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Fu
                                                 {"index": (Const(i),)}, func.loc))
                 # an array cotangent is copied: the adjoint updates the bar in place, which must
                 # neither write into the caller's array nor be folded into reads of it
-                t = func.types.get(atom.name)
-                prim = "copy_array" if isinstance(t, ArrayType) and t.ndim > 0 else "copy"
-                seed_block.stmts.append(Eqn(prim, (src,), (rev.bar(atom.name),), {}, func.loc))
+                seed_block.stmts.append(Eqn(_copy_prim(func.types.get(atom.name)), (src,),
+                                            (rev.bar(atom.name),), {}, func.loc))
                 seeds[atom.name] = True
     else:
         r = results[0]
@@ -551,6 +550,11 @@ def reverse(func: Func, argnums: tuple, mode: str, as_tuple: bool = False) -> Fu
     return Func(f"{func.name}_{suffix}", params, body, result, func.loc)
 
 
+def _copy_prim(t) -> str:
+    """A copy that owns its memory: ``.copy()`` of an array, plain assignment of a number."""
+    return "copy_array" if isinstance(t, ArrayType) and t.ndim > 0 else "copy"
+
+
 def _captured_value(func: Func, adjoint: Block, names, capture: Block):
     """The primal result as the forward sweep leaves it.  The adjoint restores overwritten
     variables and array elements as it goes back, so a result it touches (``a`` carried through
@@ -564,10 +568,8 @@ def _captured_value(func: Func, adjoint: Block, names, capture: Block):
     def keep(atom):
         if not isinstance(atom, Var) or not (_closure({atom.name}, links) & written):
             return atom
-        t = func.types.get(atom.name)
         out = Var(names.fresh(f"{atom.name}_value"))
-        prim = "copy_array" if isinstance(t, ArrayType) and t.ndim > 0 else "copy"
-        capture.stmts.append(Eqn(prim, (atom,), (out,), {}, func.loc))
+        capture.stmts.append(Eqn(_copy_prim(func.types.get(atom.name)), (atom,), (out,), {}, func.loc))
         return out
 
     value = func.result

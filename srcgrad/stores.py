@@ -157,6 +157,7 @@ def check_inplace_aliases(func: Func) -> None:
     for a in func.result_atoms():
         if isinstance(a, Var):
             reads.setdefault(a.name, []).append(None)
+    params = {p.name for p in func.params}
     for upd in updates:
         name = upd.outs[0].name
         group, todo = {name}, [name]
@@ -169,7 +170,7 @@ def check_inplace_aliases(func: Func) -> None:
                     group.add(other)
                     todo.append(other)
         for other in sorted(group - {name}):
-            if other not in {p.name for p in func.params} and \
+            if other not in params and \
                     not any(order.may_precede(d, upd) for d in order.defs.get(other, [])):
                 continue  # a view of the new array only (taken after the update)
             # a copy into ``name`` itself, or a view taken of it, is not an outside observer

@@ -22,7 +22,7 @@ operations.
 
 from __future__ import annotations
 
-from .ir import Eqn, Func, Var, all_blocks, var_names, walk
+from .ir import Eqn, Func, Var, all_blocks, stmt_defs, stmt_uses, unused_name, var_names, walk
 
 _OPS = ("tape_push", "tape_pop")
 
@@ -50,7 +50,8 @@ def merge_tapes(func: Func) -> int:
         if isinstance(stmt, Eqn) and stmt.prim in _OPS + ("tape_new",):
             names = list(var_names(list(stmt.ins[1:])))
         else:
-            names = list(var_names(_stmt_atoms(stmt)))
+            names = list(var_names(stmt_uses(stmt) + stmt_defs(stmt) +
+                                   ([stmt.params] if isinstance(stmt, Eqn) else [])))
         bad.update(n for n in names if n in sites)
     groups = {}
     for tape, s in sites.items():
@@ -64,7 +65,7 @@ def merge_tapes(func: Func) -> int:
         members = _mirrored(members, seq[p], seq[q])
         if len(members) < 2:
             continue
-        keep = Var(_fresh(func, "tape_group"))
+        keep = Var(unused_name(func, "tape_group"))
         func.types[keep.name] = func.types[members[0]]
         news[members[0]].outs = (keep,)
         group = set(members)
@@ -100,22 +101,4 @@ def _mirrored(members: list, pushes: list, pops: list) -> list:
         else:  # same prefix, different lengths: cannot happen with one push and pop block each
             return []
     return members
-
-
-def _fresh(func: Func, base: str) -> str:
-    name, k = base, 1
-    while name in func.types or any(p.name == name for p in func.params):
-        name, k = f"{base}_{k}", k + 1
-    return name
-
-
-def _stmt_atoms(stmt) -> list:
-    """The atoms a statement reads or writes, other than through nested blocks."""
-    if isinstance(stmt, Eqn):
-        return list(stmt.ins) + list(stmt.outs) + [stmt.params]
-    out = []
-    for attr in ("target", "index", "value", "cond", "var", "start", "stop", "step", "counter"):
-        if hasattr(stmt, attr):
-            out.append(getattr(stmt, attr))
-    return out
 
