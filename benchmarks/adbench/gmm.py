@@ -128,12 +128,8 @@ def gmm_objective_numpy(alphas, means, icf, x, wishart_gamma, wishart_m):
 
 
 @numba.njit(cache=False)
-def gmm_grad_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
-    """Hand-written adjoint: returns (objective, d_alphas, d_means, d_icf)."""
-    n, d = x.shape
-    k = alphas.shape[0]
-    icf_sz = icf.shape[1]
-
+def _q_diagonals(icf, k, d):
+    """exp of each Q_k's log-diagonal, and the log-diagonal's sum (the hand adjoints' prelude)."""
     qdiags = np.empty((k, d))
     sum_qs = np.empty(k)
     for ik in range(k):
@@ -142,6 +138,39 @@ def gmm_grad_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
             qdiags[ik, j] = math.exp(icf[ik, j])
             s += icf[ik, j]
         sum_qs[ik] = s
+    return qdiags, sum_qs
+
+
+@numba.njit(cache=False)
+def _logsumexp_1d(v):
+    mx = -np.inf
+    for i in range(v.shape[0]):
+        mx = max(mx, v[i])
+    se = 0.0
+    for i in range(v.shape[0]):
+        se += math.exp(v[i] - mx)
+    return mx + math.log(se)
+
+
+@numba.njit(cache=False)
+def _parameter_free_terms(n, d, k, wishart_gamma, wishart_m):
+    """The objective's terms without parameters: -n d log(2 pi) / 2 - K c_prior."""
+    big_n = d + wishart_m + 1
+    log_gamma_d = 0.25 * d * (d - 1) * math.log(math.pi)
+    for j in range(1, d + 1):
+        log_gamma_d += math.lgamma(0.5 * big_n + 0.5 * (1 - j))
+    c_prior = big_n * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_d
+    return -n * d * 0.5 * math.log(2.0 * math.pi) - k * c_prior
+
+
+@numba.njit(cache=False)
+def gmm_grad_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
+    """Hand-written adjoint: returns (objective, d_alphas, d_means, d_icf)."""
+    n, d = x.shape
+    k = alphas.shape[0]
+    icf_sz = icf.shape[1]
+
+    qdiags, sum_qs = _q_diagonals(icf, k, d)
 
     # Per-point work buffers (forward values kept for the backward sweep).
     xc = np.empty((k, d))
@@ -193,13 +222,7 @@ def gmm_grad_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
                     msum[ik, idx] += qxc[ik, row] * wx
                     idx += 1
 
-    mx_a = -np.inf
-    for ik in range(k):
-        mx_a = max(mx_a, alphas[ik])
-    se_a = 0.0
-    for ik in range(k):
-        se_a += math.exp(alphas[ik] - mx_a)
-    lse_alphas = mx_a + math.log(se_a)
+    lse_alphas = _logsumexp_1d(alphas)
 
     g2 = wishart_gamma * wishart_gamma
     d_alphas = np.empty(k)
@@ -226,13 +249,7 @@ def gmm_grad_hand(alphas, means, icf, x, wishart_gamma, wishart_m):
             d_means[ik, col] += acc
         prior += 0.5 * g2 * frob - wishart_m * sum_qs[ik]
 
-    big_n = d + wishart_m + 1
-    log_gamma_d = 0.25 * d * (d - 1) * math.log(math.pi)
-    for j in range(1, d + 1):
-        log_gamma_d += math.lgamma(0.5 * big_n + 0.5 * (1 - j))
-    c_prior = big_n * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_d
-    constant = -n * d * 0.5 * math.log(2.0 * math.pi)
-    obj = constant + slse - n * lse_alphas + prior - k * c_prior
+    obj = slse - n * lse_alphas + prior + _parameter_free_terms(n, d, k, wishart_gamma, wishart_m)
     return obj, d_alphas, d_means, d_icf
 
 
@@ -248,14 +265,7 @@ def gmm_grad_hand_pointwise(alphas, means, icf, x, wishart_gamma, wishart_m):
     n, d = x.shape
     k = alphas.shape[0]
     icf_sz = icf.shape[1]
-    qdiags = np.empty((k, d))
-    sum_qs = np.empty(k)
-    for ik in range(k):
-        s = 0.0
-        for j in range(d):
-            qdiags[ik, j] = math.exp(icf[ik, j])
-            s += icf[ik, j]
-        sum_qs[ik] = s
+    qdiags, sum_qs = _q_diagonals(icf, k, d)
 
     d_alphas = np.zeros(k)
     d_means = np.zeros((k, d))
@@ -312,13 +322,7 @@ def gmm_grad_hand_pointwise(alphas, means, icf, x, wishart_gamma, wishart_m):
                 d_qdiags[ik, j] += qb * xc[ik, j]
                 d_means[ik, j] -= xc_bar[j] + qb * qdiags[ik, j]
 
-    mx_a = -np.inf
-    for ik in range(k):
-        mx_a = max(mx_a, alphas[ik])
-    se_a = 0.0
-    for ik in range(k):
-        se_a += math.exp(alphas[ik] - mx_a)
-    lse_alphas = mx_a + math.log(se_a)
+    lse_alphas = _logsumexp_1d(alphas)
 
     g2 = wishart_gamma * wishart_gamma
     prior = 0.0
@@ -335,13 +339,7 @@ def gmm_grad_hand_pointwise(alphas, means, icf, x, wishart_gamma, wishart_m):
             d_icf[ik, j] += g2 * icf[ik, j]
         prior += 0.5 * g2 * frob - wishart_m * sum_qs[ik]
 
-    big_n = d + wishart_m + 1
-    log_gamma_d = 0.25 * d * (d - 1) * math.log(math.pi)
-    for j in range(1, d + 1):
-        log_gamma_d += math.lgamma(0.5 * big_n + 0.5 * (1 - j))
-    c_prior = big_n * d * (math.log(wishart_gamma) - 0.5 * math.log(2.0)) - log_gamma_d
-    constant = -n * d * 0.5 * math.log(2.0 * math.pi)
-    obj = constant + slse - n * lse_alphas + prior - k * c_prior
+    obj = slse - n * lse_alphas + prior + _parameter_free_terms(n, d, k, wishart_gamma, wishart_m)
     return obj, d_alphas, d_means, d_icf
 
 
