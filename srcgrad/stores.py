@@ -137,6 +137,10 @@ def check_inplace_aliases(func: Func) -> None:
     """``a += v`` on an array is lowered as ``a = a + v``, a new array. NumPy adds in place, so
     another name of the same memory (``b = a``, a view ``v = a[1:]``) would see the change:
     reject the update when such a name is read anywhere (the value would silently differ)."""
+    updates = [s for s in walk(func.body) if isinstance(s, Eqn) and s.prim == "copy" and
+               s.params.get("augassign") and _is_array(func, s.outs[0])]
+    if not updates:
+        return
     links: dict = {}
     for stmt in walk(func.body):
         if isinstance(stmt, Eqn) and isinstance(stmt.ins[0] if stmt.ins else None, Var) and \
@@ -145,10 +149,6 @@ def check_inplace_aliases(func: Func) -> None:
             links.setdefault(x, []).append((y, stmt))
             links.setdefault(y, []).append((x, stmt))
     order = _Order(func)
-    updates = [s for s in walk(func.body) if isinstance(s, Eqn) and s.prim == "copy" and
-               s.params.get("augassign") and _is_array(func, s.outs[0])]
-    if not updates:
-        return
     reads: dict = {}
     for stmt in walk(func.body):
         for a in _uses(stmt):
