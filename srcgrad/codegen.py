@@ -130,6 +130,9 @@ class _Writer:
             raise TypeError(f"cannot make an initial value for {var.name} of type {t}")
         if t.ndim == 0:
             return format_const(False if t.is_bool else 0 if t.is_int else 0.0, t.dtype)
+        helper = static_fmt.alloc_call("empty", t.dtype)
+        if helper is not None:
+            return f"{helper}(({'0, ' * t.ndim}))"
         return f"np.empty(({'0, ' * t.ndim}), dtype=np.{t.dtype})"
 
     def stmt(self, stmt, depth: int):

@@ -22,7 +22,7 @@ from .primitives import PRIMS
 from .runtime import elementwise as ew
 from .runtime import ew_binary as ewb
 from .runtime import ew_unary as ewu
-from .types import ArrayType
+from .types import ArrayType, TupleType
 
 _FLOATS = ("float64", "float32")
 
@@ -173,7 +173,52 @@ def _elementwise(name: str, nargs: int):
     return select
 
 
+_ALLOC_CODES = {"float64": "f64", "float32": "f32", "int64": "i64", "bool": "b1"}
+_ALLOC_HELPERS = {("empty", code) for code in _ALLOC_CODES.values()} | \
+    {("zeros", code) for code in _ALLOC_CODES.values()} | {("ones", "f64"), ("ones", "f32")}
+
+
+def _int_shape(t) -> bool:
+    """An int, or a tuple of ints: a shape the allocation helpers take."""
+    if isinstance(t, TupleType):
+        return all(_arr(item) and item.ndim == 0 and item.is_int for item in t.items)
+    return _arr(t) and t.ndim == 0 and t.is_int
+
+
+def alloc_call(kind: str, dtype: str) -> str | None:
+    """The cached helper for ``np.<kind>(shape, dtype)``, as a name (``rt.empty_f64``) or None."""
+    code = _ALLOC_CODES.get(dtype)
+    if code is None or (kind, code) not in _ALLOC_HELPERS:
+        return None
+    return f"rt.{kind}_{code}"
+
+
+def _alloc(kind: str, like: bool):
+    """np.zeros/np.empty/np.ones (and their ``_like`` forms on arrays): a cached helper instead
+    of numba's implementation, which every generated function compiles again."""
+    def select(ins, outs):
+        if not outs or not _arr(outs[0]) or outs[0].ndim == 0:
+            return None
+        name = alloc_call(kind, outs[0].dtype)
+        if name is None:
+            return None
+        if like:
+            return f"{name}({{0}}.shape)" if _arr(ins[0]) and ins[0].ndim == outs[0].ndim else None
+        return f"{name}({{0}})" if _int_shape(ins[0]) else None
+
+    return select
+
+
+def _sum(ins, outs):
+    """``np.sum`` of a whole float array: the cached helper (numba's array_sum compiles per function)."""
+    (x,) = ins
+    if _arr(x) and x.ndim and x.dtype in _FLOATS and outs and _arr(outs[0]) and outs[0].dtype == x.dtype:
+        return "rt.sum_all({0})"
+    return None
+
+
 SELECTORS = {
+    "sum": _sum,
     "cast_like": _cast_like,
     "iadd": _iadd,
     "zeros_like_any": _zeros_like_any,
@@ -185,6 +230,8 @@ SELECTORS = {
     "matmul_adj_a": _matmul_adj("a"),
     "matmul_adj_b": _matmul_adj("b"),
 }
+SELECTORS.update({name: _alloc(name, False) for name in ("empty", "zeros", "ones")})
+SELECTORS.update({f"{name}_like": _alloc(name, True) for name in ("empty", "zeros", "ones")})
 SELECTORS.update({name: _elementwise(name, 2) for name in ew.BINARY})
 SELECTORS.update({name: _elementwise(name, 1) for name in ew.UNARY})
 

@@ -204,7 +204,7 @@ def conditional_carry(x):
 def test_nested_loop_tapes_are_preallocated_when_trip_counts_are_known():
     x = np.random.default_rng(1).uniform(0.2, 1.2, size=(3, 4))
     text = _source(nested_carry, x)
-    assert "tape_p = np.empty(trips" in text and ".append(" not in text
+    assert "tape_p = rt.empty_f64(trips" in text and ".append(" not in text
     check_grad(nested_carry, x, backend="python")
     x[1, 2] = -0.4
     for fn in (triangular_carry, conditional_carry):

@@ -31,6 +31,10 @@ from .reductions import (
 from .scalars import int_pow
 from .specialised import (  # noqa: F401  type-specialised, cached helpers (codegen picks them)
     dot,
+    empty_b1,
+    empty_f32,
+    empty_f64,
+    empty_i64,
     full_f32,
     full_f64,
     iadd_1,
@@ -41,6 +45,8 @@ from .specialised import (  # noqa: F401  type-specialised, cached helpers (code
     matmul_adj_b2,
     mean_full_f32,
     mean_full_f64,
+    ones_f32,
+    ones_f64,
     range_last_i64,
     row_add,
     row_add_s,
@@ -55,8 +61,10 @@ from .specialised import (  # noqa: F401  type-specialised, cached helpers (code
     unbroadcast_eq2,
     unbroadcast_eq3,
     unbroadcast_rows,
+    zeros_b1,
     zeros_f32,
     zeros_f64,
+    zeros_i64,
 )
 from .tangent import tangent_like
 from .witness import bcast_len, full_len, unbroadcast_len  # noqa: F401  (shape_witness.py)

@@ -19,11 +19,13 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
-__all__ = ["dot", "full_f32", "full_f64", "iadd_1", "iadd_1s", "iadd_2", "iadd_2s", "matmul_adj_a2",
+__all__ = ["dot", "empty_b1", "empty_f32", "empty_f64", "empty_i64",
+           "full_f32", "full_f64", "iadd_1", "iadd_1s", "iadd_2", "iadd_2s", "matmul_adj_a2",
            "matmul_adj_b2", "mean_full_f32",
            "mean_full_f64", "row_add", "row_add_s", "row_set", "row_set_s", "slice_add", "slice_add_s",
            "slice_set", "slice_set_s", "sum_all", "unbroadcast_eq1", "unbroadcast_eq2",
-           "unbroadcast_eq3", "unbroadcast_rows", "zeros_f32", "zeros_f64"]
+           "unbroadcast_eq3", "unbroadcast_rows", "ones_f32", "ones_f64", "zeros_b1", "zeros_f32", "zeros_f64",
+           "zeros_i64"]
 
 _jit = numba.njit(cache=True, error_model="numpy", nogil=True)
 _SHAPE = "cotangent shape is not a broadcast of the input's shape"
@@ -53,7 +55,7 @@ def range_last_i64(a, b, s):
 
 @_jit
 def zeros_f64(shape):
-    """``np.zeros(shape)`` in float64."""
+    """``np.zeros(shape)`` in float64 (shape: an int or a tuple of ints)."""
     return np.zeros(shape, np.float64)
 
 
@@ -61,6 +63,56 @@ def zeros_f64(shape):
 def zeros_f32(shape):
     """``np.zeros(shape)`` in float32."""
     return np.zeros(shape, np.float32)
+
+
+@_jit
+def zeros_i64(shape):
+    """``np.zeros(shape)`` in int64."""
+    return np.zeros(shape, np.int64)
+
+
+@_jit
+def zeros_b1(shape):
+    """``np.zeros(shape)`` in bool."""
+    return np.zeros(shape, np.bool_)
+
+
+@_jit
+def empty_f64(shape):
+    """``np.empty(shape)`` in float64.  numba compiles its own ``np.empty`` (and np.zeros)
+    implementation for every generated function in every process (~0.2 s each signature);
+    these helpers' machine code is cached."""
+    return np.empty(shape, np.float64)
+
+
+@_jit
+def empty_f32(shape):
+    """``np.empty(shape)`` in float32."""
+    return np.empty(shape, np.float32)
+
+
+@_jit
+def empty_i64(shape):
+    """``np.empty(shape)`` in int64."""
+    return np.empty(shape, np.int64)
+
+
+@_jit
+def empty_b1(shape):
+    """``np.empty(shape)`` in bool."""
+    return np.empty(shape, np.bool_)
+
+
+@_jit
+def ones_f64(shape):
+    """``np.ones(shape)`` in float64."""
+    return np.ones(shape, np.float64)
+
+
+@_jit
+def ones_f32(shape):
+    """``np.ones(shape)`` in float32."""
+    return np.ones(shape, np.float32)
 
 
 @_jit
