@@ -15,12 +15,13 @@ from . import __version__, codegen, forward
 from .coalesce import coalesce_copies
 from .first_store import store_first_writes
 from .increments import hoist_accumulators
-from .ir import format_func
+from .ir import Eqn, Func, format_func, walk
 from .known_zero import propagate_zeros
 from .liveness import prune
 from .local_cse import local_cse
 from .loop_order import order_loops
 from .masks import flatten_masks
+from .mul_unbroadcast import fuse_mul_unbroadcasts
 from .noop_casts import drop_noop_casts
 from .passes import dce, fold, infer_types
 from .reverse import reverse
@@ -28,7 +29,7 @@ from .shape_sources import reuse_shape_sources
 from .shift_carry import carry_shifted_increments
 from .sigmoid import fuse_sigmoid
 from .stores import check_inplace_aliases, check_stores
-from .tape_merge import merge_tapes
+from .tape_merge import merge_tapes, tuple_tapes
 
 STAGES = ("frontend", "types", "fold", "reverse", "dce")
 
@@ -65,6 +66,19 @@ def prepare_primal(func_ir, arg_types, check_writes=False):
     infer_types(func, arg_types)
     _print("fold", func)
     return func
+
+
+def for_codegen(gen: Func) -> Func:
+    """The generated function as codegen prints it: a copy with rewrites that only the printed
+    code takes (forward mode, which differentiates ``gen`` again for ``hessian``, has no rules for
+    them): list tapes pushed together push one tuple (tape_merge.py), the adjoint of a 1-D
+    product is one call (mul_unbroadcast.py)."""
+    if not any(isinstance(s, Eqn) and s.prim in ("unbroadcast", "tape_push") for s in walk(gen.body)):
+        return gen
+    gen = copy.deepcopy(gen)
+    tuple_tapes(gen)
+    fuse_mul_unbroadcasts(gen)
+    return gen
 
 
 def build(transform, arg_types: list, preamble: list) -> Built:
@@ -108,5 +122,5 @@ def build(transform, arg_types: list, preamble: list) -> Built:
         f"for argument types ({', '.join(str(t) for t in arg_types)}).",
         "Regenerated whenever the source changes; edits here are overwritten.",
     ]
-    source = codegen.generate_module([gen], header, preamble)
+    source = codegen.generate_module([for_codegen(gen)], header, preamble)
     return Built(primal, gen, source)

@@ -5,6 +5,8 @@
 Runs on the Python backend (no numba compile): the generated source is the same.
 """
 
+import re
+
 import numpy as np
 
 import srcgrad as sg
@@ -208,7 +210,8 @@ def test_nested_loop_tapes_are_preallocated_when_trip_counts_are_known():
     check_grad(nested_carry, x, backend="python")
     x[1, 2] = -0.4
     for fn in (triangular_carry, conditional_carry):
-        assert ".append(p)" in _source(fn, x), fn.__name__  # a list tape (maybe shared, tape_merge.py)
+        src = _source(fn, x)  # a list tape (maybe shared, in a tuple: tape_merge.py)
+        assert ".append(p)" in src or re.search(r"tape_item\w* = \(.*\bp(_held)?,", src), fn.__name__
         check_grad(fn, x, backend="python")
 
 

@@ -49,12 +49,24 @@ def nested_steps(w, x):
     return total
 
 
+def mixed_steps(w, x):
+    """Per-step tapes of a vector and a matrix (different types): one tuple per step."""
+    h = x.copy()
+    m = np.outer(x, w)
+    total = 0.0
+    for _t in range(3):
+        h = np.tanh(m @ h + w)
+        m = m * np.cos(h)[:, None] + np.outer(h, w) * 0.1
+        total += np.sum(m) + np.sum(h * h)
+    return total
+
+
 def _args(n=5, seed=0):
     rng = np.random.default_rng(seed)
     return rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
 
 
-@pytest.mark.parametrize("fn", [cell_steps, branchy_steps, nested_steps])
+@pytest.mark.parametrize("fn", [cell_steps, branchy_steps, nested_steps, mixed_steps])
 def test_gradients_match_finite_differences(fn):
     for seed in (0, 1):
         w, x = _args(seed=seed)
@@ -70,6 +82,16 @@ def test_cell_tapes_share_one_list():
     src = g.source
     assert "tape_group" in src
     assert src.count(" = []") == 1, src  # every per-step array tape in one list
+    # one append of a tuple per step, one pop, the items read back in mirror order
+    assert src.count(".append(") == 1 and src.count(".pop()") == 1, src
+    assert "tape_group.append(tape_item)" in src and "tape_item_1[0]" in src
+
+
+def test_tapes_of_different_types_share_one_tuple():
+    w, x = _args()
+    g = sg.grad(mixed_steps, argnums=(0, 1))
+    g(w, x)
+    assert g.source.count(".append(") == 1 and g.source.count(" = []") == 1, g.source
 
 
 def test_conditional_push_keeps_its_own_tape():

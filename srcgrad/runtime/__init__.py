@@ -45,6 +45,7 @@ from .specialised import (  # noqa: F401  type-specialised, cached helpers (code
     matmul_adj_b2,
     mean_full_f32,
     mean_full_f64,
+    mul_unbroadcast_1,
     ones_f32,
     ones_f64,
     range_last_i64,

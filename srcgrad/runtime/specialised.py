@@ -21,7 +21,7 @@ from numba.extending import overload
 
 __all__ = ["dot", "empty_b1", "empty_f32", "empty_f64", "empty_i64",
            "full_f32", "full_f64", "iadd_1", "iadd_1s", "iadd_2", "iadd_2s", "matmul_adj_a2",
-           "matmul_adj_b2", "mean_full_f32",
+           "matmul_adj_b2", "mean_full_f32", "mul_unbroadcast_1",
            "mean_full_f64", "row_add", "row_add_s", "row_set", "row_set_s", "slice_add", "slice_add_s",
            "slice_set", "slice_set_s", "sum_all", "unbroadcast_eq1", "unbroadcast_eq2",
            "unbroadcast_eq3", "unbroadcast_rows", "ones_f32", "ones_f64", "zeros_b1", "zeros_f32", "zeros_f64",
@@ -172,6 +172,40 @@ def _axis_step(gd, xd):
     if xd == 1:
         return 0
     raise ValueError(_SHAPE)
+
+
+@_jit
+def _bc(m, n):
+    """(size, step in the first, step in the second) of a broadcast of 1-D lengths m and n."""
+    if m == n:
+        return m, 1, 1
+    if m == 1:
+        return n, 0, 1
+    if n == 1:
+        return m, 1, 0
+    raise ValueError("operands could not be broadcast together")
+
+
+@_jit
+def mul_unbroadcast_1(g, b, x):
+    """``unbroadcast_eq1(g * b, x)`` for 1-D arrays of one float dtype, in one call: the
+    cotangent of x in a product x * b (mul_unbroadcast.py).  Same values, same summation
+    order."""
+    n, sg, sb = _bc(g.shape[0], b.shape[0])
+    if x.shape[0] == n:
+        out = np.empty(n, g.dtype)
+        if sg == 1 and sb == 1:
+            for i in range(n):
+                out[i] = g[i] * b[i]
+        else:
+            for i in range(n):
+                out[i] = g[i * sg] * b[i * sb]
+        return out
+    s0 = _axis_step(n, x.shape[0])
+    out = np.zeros(x.shape, g.dtype)
+    for i in range(n):
+        out[i * s0] += g[i * sg] * b[i * sb]
+    return out
 
 
 @_jit
