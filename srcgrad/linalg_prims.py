@@ -91,6 +91,22 @@ register(Prim("solve", "np.linalg.solve({0}, {1})", _solve, None,
          [np.linalg.solve])
 
 
+def _square(label):
+    def infer(in_types, params, weak):
+        (a,) = in_types
+        if not isinstance(a, ArrayType) or a.ndim != 2:
+            raise TypeError(f"{label} needs a 2-D (square) array")
+        return [ArrayType(_float_result(in_types), 2 if label.endswith("inv") else 0)]
+
+    return infer
+
+
+register(Prim("inv", "np.linalg.inv({0})", _square("np.linalg.inv"), None,
+              meta={"select_fmt": _cast_operands("np.linalg.inv({0})")}), [np.linalg.inv])
+register(Prim("det", "np.linalg.det({0})", _square("np.linalg.det"), None,
+              meta={"select_fmt": _cast_operands("np.linalg.det({0})")}), [np.linalg.det])
+
+
 # helpers the adjoint rules call
 def _like(pos):
     def infer(in_types, params, weak):
@@ -106,5 +122,5 @@ for _name in ("diag_adj", "trace_adj"):
     register(Prim(_name, f"rt.{_name}({{0}}, {{1}})", _like(1), None),
              [getattr(runtime, _name)])
 
-for _name in ("matmul", "outer", "diag", "trace", "solve"):
+for _name in ("matmul", "outer", "diag", "trace", "solve", "inv", "det"):
     PRIMS[_name].meta["exact_cotangents"] = True  # rules give each input's shape

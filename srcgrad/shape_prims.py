@@ -91,6 +91,36 @@ def _same_shape(in_types, params, weak):
 
 
 register(Prim("flip", "np.flip({0})", _same_shape, None), [np.flip])  # every axis reversed
+def _int_scalar(t) -> bool:
+    return isinstance(t, ArrayType) and t.ndim == 0 and (t.is_int or t.is_bool)
+
+
+def _tri(label):
+    def infer(in_types, params, weak):
+        x, k = in_types
+        if not isinstance(x, ArrayType) or x.ndim != 2:
+            raise TypeError(f"{label} takes a 2-D array")
+        if not _int_scalar(k):
+            raise TypeError(f"{label}: k must be an int")
+        return [x]
+
+    return infer
+
+
+register(Prim("tril", "np.tril({0}, {1})", _tri("np.tril"), None))  # (m, k): m below diagonal k
+register(Prim("triu", "np.triu({0}, {1})", _tri("np.triu"), None))
+
+
+def _roll(in_types, params, weak):
+    x, shift = in_types
+    _needs_array("np.roll", x)
+    if not _int_scalar(shift):
+        raise TypeError("np.roll: the shift must be an int")
+    return [x]
+
+
+register(Prim("roll", "np.roll({0}, {1})", _roll, None))  # no axis: the flattened array rolled
+
 register(Prim("flatten", "{0}.flatten()", _flat, None))
 METHODS["ravel"] = "ravel"
 METHODS["flatten"] = "flatten"
@@ -202,6 +232,30 @@ def _lower_axis_op(prim, label):
     return lower
 
 
+def _lower_tri(prim, label):
+    """np.tril(m) / np.tril(m, k) / np.tril(m, k=k), k any int expression (default 0)."""
+    def lower(lw, node, block, dest):
+        kws = {kw.arg: kw.value for kw in node.keywords}
+        if not 1 <= len(node.args) <= 2 or set(kws) - {"k"} or (len(node.args) == 2 and kws):
+            raise lw.error(node, label, f"{label}(m, k=0): a 2-D array and an int")
+        x = lw.lower_value(node.args[0], block)
+        k_node = node.args[1] if len(node.args) == 2 else kws.get("k")
+        k = lw.lower_value(k_node, block) if k_node is not None else Const(0)
+        return lw.emit(block, prim, (x, k), node, dest=dest)
+
+    return lower
+
+
+def _lower_roll(lw, node, block, dest):
+    if len(node.args) != 2 or node.keywords:
+        raise lw.error(node, "np.roll", "np.roll(x, shift) with an int shift and no axis (the "
+                       "flattened array is rolled); for one axis of a 2-D array use slices and "
+                       "np.concatenate")
+    x = lw.lower_value(node.args[0], block)
+    shift = lw.lower_value(node.args[1], block)
+    return lw.emit(block, "roll", (x, shift), node, dest=dest)
+
+
 def _sequence(lw, node, block, label):
     """Arrays of a literal sequence argument and the constant axis keyword/positional."""
     if not node.args or not isinstance(node.args[0], (ast.Tuple, ast.List)):
@@ -248,9 +302,12 @@ CALL_LOWERINGS[("method", "transpose")] = _lower_transpose
 METHODS["transpose"] = "transpose"
 CALL_LOWERINGS[np.expand_dims] = _lower_axis_op("expand_dims", "np.expand_dims")
 CALL_LOWERINGS[np.squeeze] = _lower_axis_op("squeeze", "np.squeeze")
+CALL_LOWERINGS[np.tril] = _lower_tri("tril", "np.tril")
+CALL_LOWERINGS[np.triu] = _lower_tri("triu", "np.triu")
+CALL_LOWERINGS[np.roll] = _lower_roll
 CALL_LOWERINGS[np.concatenate] = _lower_concatenate
 CALL_LOWERINGS[np.stack] = _lower_stack
 
 for _name in ("transpose", "transpose_axes", "reshape", "ravel", "flatten", "expand_dims",
-              "squeeze", "concat2", "cumsum", "flip"):
+              "squeeze", "concat2", "cumsum", "flip", "tril", "triu", "roll"):
     PRIMS[_name].meta["exact_cotangents"] = True  # rules give each input's shape

@@ -39,6 +39,21 @@ def flip(g, x):
     return np.flip(g)
 
 
+@adjoint_rule("tril")
+def tril(g, x, k):
+    return np.tril(g, k), None
+
+
+@adjoint_rule("triu")
+def triu(g, x, k):
+    return np.triu(g, k), None
+
+
+@adjoint_rule("roll")
+def roll(g, x, shift):
+    return np.roll(g, -shift), None
+
+
 @adjoint_rule("flatten")
 def flatten(g, x):
     return np.reshape(g, np.shape(x))

@@ -287,6 +287,16 @@ def norm(ans, x, x_dot):
     return np.sum(x * x_dot) / (ans + (ans == 0.0))
 
 
+@tangent_rule("inv")
+def inv(ans, a, a_dot):
+    return -np.dot(np.dot(ans, a_dot), ans)
+
+
+@tangent_rule("det")
+def det(ans, a, a_dot):
+    return ans * np.trace(np.linalg.solve(a, a_dot))
+
+
 @tangent_rule("solve")
 def solve(ans, a, b, a_dot, b_dot):
     return np.linalg.solve(a, b_dot - np.dot(a_dot, ans))
