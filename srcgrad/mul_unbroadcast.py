@@ -29,9 +29,11 @@ if "mul_unbroadcast" not in PRIMS:
 
 def fuse_mul_unbroadcasts(func: Func) -> int:
     """Rewrite the pairs in place; how many."""
-    uses = Counter()
+    uses = Counter(a.name for a in func.result_atoms() if isinstance(a, Var))
     for stmt in walk(func.body):
         uses.update(var_names(stmt_uses(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else [])))
+        if getattr(stmt, "counter", None) is not None:  # a While's hidden iteration counter
+            uses[stmt.counter.name] += 1
     fused = 0
     for block in all_blocks(func.body):
         stmts = block.stmts
