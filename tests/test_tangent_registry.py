@@ -17,7 +17,8 @@ load_builtin_rules()
 
 EXTRA_IMPL = {"copy_array": np.copy, "full": np.full, "full_like": np.full_like,
               "where": np.where, "clip": np.clip, "linspace": np.linspace, "max": np.max,
-              "min": np.min, "prod": np.prod, "norm": np.linalg.norm, "solve": np.linalg.solve}
+              "min": np.min, "prod": np.prod, "norm": np.linalg.norm, "solve": np.linalg.solve,
+              "inv": np.linalg.inv, "det": np.linalg.det}
 # Inputs (per position) inside each primitive's domain, away from kinks.
 DOMAIN = {"arccosh": [(1.2, 2.0)], "mod": [(2.1, 2.6), (0.7, 0.9)],
           "maximum": [(0.1, 0.3), (0.6, 0.9)], "minimum": [(0.1, 0.3), (0.6, 0.9)],
@@ -35,6 +36,8 @@ SPECIAL = {
     "prod": ([np.array([0.3, 1.5, -0.2, 0.9])], set()),
     "norm": ([np.array([0.3, 1.5, -0.2, 0.9])], set()),
     "solve": ([_A, np.array([1.0, -2.0, 0.5])], set()),
+    "inv": ([_A], set()),
+    "det": ([_A], set()),
 }
 
 
@@ -102,11 +105,11 @@ _EXPR = {"add": "x + y", "sub": "x - y", "mul": "x * y", "truediv": "x / y", "mo
          "to_float": "float(x)", "abs": "abs(x)", "full_like": "np.full_like(x, y)",
          "full": "np.full(x, y)", "where": "np.where(x, y, z)", "clip": "np.clip(x, y, z)",
          "linspace": "np.linspace(x, y, 5)", "norm": "np.linalg.norm(x)",
-         "solve": "np.linalg.solve(x, y)",
+         "solve": "np.linalg.solve(x, y)", "inv": "np.linalg.inv(x)", "det": "np.linalg.det(x)",
          "sigmoid": "1.0 / (1.0 + np.exp(-x))"}  # srcgrad/sigmoid.py recognises the formula
 
 
-ARRAY_OUT = {"copy_array", "full", "full_like", "where", "clip", "linspace", "solve"}
+ARRAY_OUT = {"copy_array", "full", "full_like", "where", "clip", "linspace", "solve", "inv"}
 
 
 def _n_fn_params(prim):
