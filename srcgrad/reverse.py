@@ -227,7 +227,8 @@ class Reverser:
         inner = Func("", [], Block([stmt]), ())
         reads = _read_counts(inner)
         defs = tape._def_count(inner)
-        return {n for n, c in defs.items() if self.is_array(n) and n not in self.owned and
+        params = {p.name for p in self.func.params}  # bound before the statement: not local
+        return {n for n, c in defs.items() if self.is_array(n) and n not in self.owned and n not in params and
                 c == self.def_counts.get(n) and reads.get(n, 0) == self.read_counts.get(n, 0)}
 
     def iteration_locals_zero(self, body: Block):
