@@ -283,6 +283,59 @@ def fold(func: Func) -> Func:
     return func
 
 
+def prune_constant_branches(func: Func) -> int:
+    """Fold constant expressions inside loops and branches too (single-assignment variables), and
+    replace an ``if`` whose condition is a constant by the branch it takes; how many ``if``s.
+
+    ``s = 0.3`` then ``if s > 0.2:`` inside a loop: ``fold`` leaves ``0.3 > 0.2`` in the loop (it
+    folds the top level only) and numba's own dead-branch pass prunes the branch in compiled
+    code, but not always both copies (the forward sweep's and the reverse sweep's): a list tape
+    pushed only in the pruned copy was left without a type.  Pruned here, neither sweep has the
+    branch."""
+    result_names = {a.name for a in func.result_atoms() if isinstance(a, Var)}
+    pruned = 0
+    for _ in range(10):
+        counts = _def_counts(func)
+        mapping = {}
+        for stmt in walk(func.body):
+            if isinstance(stmt, Eqn) and len(stmt.outs) == 1:
+                out = stmt.outs[0]
+                if counts.get(out.name) == 1 and out.name not in result_names:
+                    folded = _fold_eqn(stmt)
+                    if folded is not None:
+                        mapping[out.name] = folded
+        if mapping:
+            _drop_defs(func.body, set(mapping))
+            _substitute(func.body, mapping)
+        taken = _inline_constant_ifs(func.body)
+        pruned += taken
+        if not mapping and not taken:
+            break
+    return pruned
+
+
+def _drop_defs(block: Block, names: set) -> None:
+    block.stmts = [s for s in block.stmts
+                   if not (isinstance(s, Eqn) and len(s.outs) == 1 and s.outs[0].name in names)]
+    for stmt in block.stmts:
+        for child in child_blocks(stmt):
+            _drop_defs(child, names)
+
+
+def _inline_constant_ifs(block: Block) -> int:
+    count, out = 0, []
+    for stmt in block.stmts:
+        for child in child_blocks(stmt):
+            count += _inline_constant_ifs(child)
+        if isinstance(stmt, If) and isinstance(stmt.cond, Const):
+            out.extend((stmt.then if stmt.cond.value else stmt.orelse).stmts)
+            count += 1
+        else:
+            out.append(stmt)
+    block.stmts = out
+    return count
+
+
 # Pure value-producing primitives that common-subexpression elimination may merge.
 CSE_PRIMS = {"add", "sub", "mul", "truediv", "neg", "pow", "exp", "log", "sqrt", "sin", "cos",
              "tanh", "log1p", "expm1", "abs", "sign", "maximum", "minimum", "gt", "lt", "ge",

@@ -23,7 +23,7 @@ from .loop_order import order_loops
 from .masks import flatten_masks
 from .mul_unbroadcast import fuse_mul_unbroadcasts
 from .noop_casts import drop_noop_casts
-from .passes import dce, fold, infer_types
+from .passes import dce, fold, infer_types, prune_constant_branches
 from .reverse import reverse
 from .shape_sources import reuse_shape_sources
 from .shift_carry import carry_shifted_increments
@@ -60,6 +60,7 @@ def prepare_primal(func_ir, arg_types, check_writes=False):
     flatten_masks(func)  # x[m] with a 2-D+ boolean m: numba indexes with 1-D masks only
     _print("types", func)
     fold(func)
+    prune_constant_branches(func)  # if 0.3 > 0.2 inside a loop: only the branch taken (passes.py)
     if check_writes:  # before dce, which cannot see writes through views
         check_stores(func)
     dce(func)
