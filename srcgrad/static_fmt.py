@@ -17,6 +17,7 @@ the selectors in front of the primitives' own templates; :func:`store` renders a
 
 from __future__ import annotations
 
+from . import runtime
 from .ir import Const, Slice, Var
 from .primitives import PRIMS
 from .runtime import elementwise as ew
@@ -57,7 +58,7 @@ def _zeros_like_any(ins, outs):
     dt = _float_of(x)
     if x.ndim == 0:
         return "0.0" if dt == "float64" else "np.float32(0.0)"
-    return f"rt.zeros_f{dt[-2:]}({{0}}.shape)"
+    return f"{alloc_call('zeros', dt)}({{0}}.shape)"
 
 
 def _range_last(ins, outs):
@@ -174,8 +175,6 @@ def _elementwise(name: str, nargs: int):
 
 
 _ALLOC_CODES = {"float64": "f64", "float32": "f32", "int64": "i64", "bool": "b1"}
-_ALLOC_HELPERS = {("empty", code) for code in _ALLOC_CODES.values()} | \
-    {("zeros", code) for code in _ALLOC_CODES.values()} | {("ones", "f64"), ("ones", "f32")}
 
 
 def _int_shape(t) -> bool:
@@ -186,11 +185,10 @@ def _int_shape(t) -> bool:
 
 
 def alloc_call(kind: str, dtype: str) -> str | None:
-    """The cached helper for ``np.<kind>(shape, dtype)``, as a name (``rt.empty_f64``) or None."""
-    code = _ALLOC_CODES.get(dtype)
-    if code is None or (kind, code) not in _ALLOC_HELPERS:
-        return None
-    return f"rt.{kind}_{code}"
+    """The cached helper for ``np.<kind>(shape, dtype)``, as a name (``rt.empty_f64``), or None
+    where srcgrad.runtime has none for that dtype."""
+    name = f"{kind}_{_ALLOC_CODES.get(dtype)}"
+    return f"rt.{name}" if dtype in _ALLOC_CODES and hasattr(runtime, name) else None
 
 
 def _alloc(kind: str, like: bool):

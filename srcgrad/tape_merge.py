@@ -39,7 +39,6 @@ def merge_tapes(func: Func) -> int:
     sites = {name: {"push": set(), "pop": set(), "type": set()} for name in news}
     seq = {}  # id(block) -> [(op, tape)] of its top-level tape operations
     blocks = {}
-    bad = set()
     for block in all_blocks(func.body):
         blocks[id(block)] = block
         for stmt in block.stmts:
@@ -50,13 +49,7 @@ def merge_tapes(func: Func) -> int:
                 value = stmt.ins[1] if kind == "push" else stmt.outs[0]
                 sites[tape]["type"].add(str(func.types.get(value.name)) if isinstance(value, Var) else None)
                 seq.setdefault(id(block), []).append((kind, tape))
-    for stmt in walk(func.body):  # a tape used other than by its own new/push/pop stays alone
-        if isinstance(stmt, Eqn) and stmt.prim in _OPS + ("tape_new",):
-            names = list(var_names(list(stmt.ins[1:])))
-        else:
-            names = list(var_names(stmt_uses(stmt) + stmt_defs(stmt) +
-                                   ([stmt.params] if isinstance(stmt, Eqn) else [])))
-        bad.update(n for n in names if n in sites)
+    bad = _used_elsewhere(func, sites)  # a tape used other than by its own new/push/pop stays alone
     groups = {}
     for tape, s in sites.items():
         if tape in bad or len(s["push"]) != 1 or len(s["pop"]) != 1 or len(s["type"]) != 1 or None in s["type"]:
@@ -105,13 +98,7 @@ def _tuple_candidates(func: Func) -> list:
             if isinstance(stmt, Eqn) and stmt.prim in _OPS:
                 sites.setdefault(stmt.ins[0].name, []).append((stmt.prim, block))
     news = {s.outs[0].name: s.outs[0] for s in walk(func.body) if isinstance(s, Eqn) and s.prim == "tape_new"}
-    owned = set()
-    for stmt in walk(func.body):
-        if isinstance(stmt, Eqn) and stmt.prim in _OPS + ("tape_new",):
-            owned.update(n for n in var_names(list(stmt.ins[1:])) if n in news)
-        else:
-            owned.update(n for n in var_names(stmt_uses(stmt) + stmt_defs(stmt) +
-                                              ([stmt.params] if isinstance(stmt, Eqn) else [])) if n in news)
+    owned = _used_elsewhere(func, news)
     nested_ok = {}
     found = []
     for name, ops in sites.items():
@@ -176,6 +163,19 @@ def _one_tuple(func: Func, tape: Var, pblock, qblock) -> None:
         k -= 1
         stmts.append(Eqn("getitem", (popped, Const(k)), stmt.outs, {"index": (Const(k),)}, stmt.loc))
     qblock.stmts = stmts
+
+
+def _used_elsewhere(func: Func, tapes) -> set:
+    """The tapes among ``tapes`` (names) that a statement uses other than as the list its own
+    new/push/pop operates on (pushed as a value, passed, assigned...)."""
+    used = set()
+    for stmt in walk(func.body):
+        if isinstance(stmt, Eqn) and stmt.prim in _OPS + ("tape_new",):
+            names = var_names(list(stmt.ins[1:]))
+        else:
+            names = var_names(stmt_uses(stmt) + stmt_defs(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else []))
+        used.update(n for n in names if n in tapes)
+    return used
 
 
 def _mirrored(members: list, pushes: list, pops: list) -> list:
