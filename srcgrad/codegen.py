@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from . import scatter, static_fmt
+from . import nonneg, scatter, static_fmt
 from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While, unused_name
 from .primitives import PRIMS
 from .types import ArrayType, from_value
@@ -45,6 +45,7 @@ class _Writer:
         self.lines: list = []
         self.last_loc = None
         self.taken: set = set()
+        self.nonneg = nonneg.nonneg_ints(func)  # indices written unsigned (nonneg.py)
 
     def fresh_name(self, base: str) -> str:
         """A local name no variable of the function (nor an earlier fresh name) uses."""
@@ -71,7 +72,11 @@ class _Writer:
                 return t.dtype
         return None
 
-    def index(self, index, dtype=None) -> str:
+    def index(self, index, dtype=None, base=None) -> str:
+        """An index's text; into an array, a never-negative integer variable is written
+        ``np.uint64(i)``: numba then skips the negative-index wraparound (nonneg.py)."""
+        t = self.types.get(base.name) if isinstance(base, Var) else None
+        unsigned = isinstance(t, ArrayType) and t.ndim > 0
         parts = []
         for item in index:
             if item is NEWAXIS:
@@ -80,6 +85,8 @@ class _Writer:
                 s = [("" if p is None else self.atom(p)) for p in (item.start, item.stop,
                                                                      item.step)]
                 parts.append(f"{s[0]}:{s[1]}" + (f":{s[2]}" if item.step is not None else ""))
+            elif unsigned and isinstance(item, Var) and item.name in self.nonneg:
+                parts.append(f"np.uint64({item.name})")
             else:
                 parts.append(self.atom(item))
         if len(parts) == 1 and len(index) == 1 and not isinstance(index[0], Slice):
@@ -111,7 +118,7 @@ class _Writer:
         params = {"args": ", ".join(args)}
         for name in prim.params:
             if name == "index":
-                params["index"] = self.index(eqn.params["index"])
+                params["index"] = self.index(eqn.params["index"], base=eqn.ins[0] if eqn.ins else None)
             elif name == "dtype":
                 params["dtype"] = self.dtype_of(eqn)
             elif name in eqn.params:
@@ -161,7 +168,7 @@ class _Writer:
             if fast is not None:
                 self.lines.append(pad + fast)
                 return
-            self.lines.append(f"{pad}{stmt.target.name}[{self.index(stmt.index)}] {op} "
+            self.lines.append(f"{pad}{stmt.target.name}[{self.index(stmt.index, base=stmt.target)}] {op} "
                               f"{self.atom(stmt.value, dtype)}")
         elif isinstance(stmt, If):
             self.lines.append(f"{pad}if {self.atom(stmt.cond)}:")

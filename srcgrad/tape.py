@@ -479,7 +479,8 @@ class _Saver:
         if not step_ok:
             return None
         back = "sub" if prev.prim == "add" else "add"
-        return Eqn(back, (v, b), (v,), {}, stmt.loc)
+        # marked: the value is one v held before (nonneg.py relies on it)
+        return Eqn(back, (v, b), (v,), {"undo_step": True}, stmt.loc)
 
     def handle(self, marker, stmt, var: Var):
         site = marker.params["site"]

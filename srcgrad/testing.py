@@ -1,10 +1,18 @@
-"""Finite-difference checking of gradients: `check_grad`."""
+"""Finite-difference checking of gradients (`check_grad`); reading generated source in tests."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
 from .capture import unwrap
+
+
+def signed_indices(source: str) -> str:
+    """Generated source without its unsigned-index casts (``a[np.uint64(i)]`` -> ``a[i]``,
+    srcgrad/nonneg.py), for tests that look for a statement's shape."""
+    return re.sub(r"np\.uint64\((\w+)\)", r"\1", source)
 
 
 def _directional_fd(f, args, wrt, dirs, eps):

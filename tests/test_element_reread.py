@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import srcgrad as sg
-from srcgrad.testing import check_grad
+from srcgrad.testing import check_grad, signed_indices
 
 
 def cell_update(w, x):
@@ -93,7 +93,7 @@ def test_element_reread_after_restore(data):
     w, x = data
     g = sg.grad(cell_update, argnums=(0, 1))
     g(w, x)
-    assert "old_r = c[q]" in g.source and "tape_old" not in g.source
+    assert "old_r = c[q]" in signed_indices(g.source) and "tape_old" not in g.source
     check_grad(cell_update, w, x, argnums=(0, 1))
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import srcgrad as sg
-from srcgrad.testing import check_grad
+from srcgrad.testing import check_grad, signed_indices
 
 
 def rosenbrock(x):
@@ -59,7 +59,8 @@ def test_rosenbrock_any_length(n):
     x = np.random.default_rng(n).uniform(-1.5, 1.5, n)
     g = sg.grad(rosenbrock)
     np.testing.assert_allclose(g(x), rosen_hand(x), rtol=1e-10, atol=1e-9)
-    assert "x_bar = rt.empty_f64(x.shape)" in g.source and "x_bar[i] = " in g.source and "zeros" not in g.source
+    src = signed_indices(g.source)
+    assert "x_bar = rt.empty_f64(x.shape)" in src and "x_bar[i] = " in src and "zeros" not in src
 
 
 @pytest.mark.parametrize("m", [-3, 0, 4, 9])

@@ -11,13 +11,13 @@ import numpy as np
 
 import srcgrad as sg
 from benchmarks.adbench import gmm
-from srcgrad.testing import check_grad
+from srcgrad.testing import check_grad, signed_indices
 
 
 def _source(fn, *args, argnums=0):
     g = sg.grad(fn, argnums=argnums, backend="python")
     g(*args)
-    return g.source
+    return signed_indices(g.source)
 
 
 def work_array(x, w):
