@@ -1,5 +1,6 @@
 """The cotangent of a factor of a 1-D product as one call: ``t = g * b; u = unbroadcast(t, x)``
--> ``u = rt.mul_unbroadcast_1(g, b, x)``.
+-> ``u = rt.mul_unbroadcast_1(g, b, x)``; both factors' as one call when both are wanted
+(``rt.mul_adj_pair_1``, `_pair`).
 
 Every product ``x * b`` on arrays gives its adjoint ``unbroadcast(g * b, x)``: two calls of cached
 helpers, each a call, its error check and its reference counting in the generated function
@@ -25,6 +26,8 @@ from .types import ArrayType
 if "mul_unbroadcast" not in PRIMS:
     register(Prim("mul_unbroadcast", "rt.mul_unbroadcast_1({0}, {1}, {2})",
                   lambda in_types, params, weak: [in_types[2]], None, nondiff=True))
+    register(Prim("mul_adj_pair", "rt.mul_adj_pair_1({0}, {1}, {2})",
+                  lambda in_types, params, weak: [in_types[1], in_types[2]], None, nondiff=True))
 
 
 def fuse_mul_unbroadcasts(func: Func) -> int:
@@ -47,7 +50,35 @@ def fuse_mul_unbroadcasts(func: Func) -> int:
                 func.types.pop(mul.outs[0].name, None)
                 fused += 1
             i += 1
-    return fused
+    return fused + _pair(func)
+
+
+def _pair(func: Func) -> int:
+    """``u = mul_unbroadcast(g, b, x)`` and, later in the block, ``v = mul_unbroadcast(g, x, b)``
+    (both factors of one product) -> ``u, v = mul_adj_pair(g, x, b)`` at the first one's place:
+    one call instead of two.  Everything between must be a plain assignment that neither writes
+    in place nor redefines g, x, b or u, and neither reads nor defines v."""
+    paired = 0
+    for block in all_blocks(func.body):
+        stmts = block.stmts
+        for i, first in enumerate(stmts):
+            if not (isinstance(first, Eqn) and first.prim == "mul_unbroadcast"):
+                continue
+            g, b, x = first.ins
+            j = next((k for k in range(i + 1, len(stmts)) if isinstance(stmts[k], Eqn) and
+                      stmts[k].prim == "mul_unbroadcast" and stmts[k].ins == (g, x, b)), None)
+            if j is None:
+                continue
+            v = stmts[j].outs[0]
+            fixed = {a.name for a in (g, b, x, first.outs[0]) if isinstance(a, Var)}
+            if all(isinstance(st, Eqn) and st.outs and st.prim != "iadd" and
+                   not (fixed | {v.name}) & set(var_names(stmt_defs(st))) and
+                   v.name not in set(var_names(stmt_uses(st)))
+                   for st in stmts[i + 1:j]):
+                stmts[i] = Eqn("mul_adj_pair", (g, x, b), (first.outs[0], v), {}, first.loc)
+                del stmts[j]
+                paired += 1
+    return paired
 
 
 def _vec(func, atom, dtype=None) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from . import __version__, codegen, forward
 from .coalesce import coalesce_copies
 from .first_store import store_first_writes
+from .fused_chains import fuse_chains
 from .increments import hoist_accumulators
 from .ir import Eqn, Func, format_func, walk
 from .known_zero import propagate_zeros
@@ -24,6 +25,7 @@ from .masks import flatten_masks
 from .mul_unbroadcast import fuse_mul_unbroadcasts
 from .noop_casts import drop_noop_casts
 from .passes import dce, fold, infer_types, prune_constant_branches
+from .placeholders import share_placeholders
 from .reverse import reverse
 from .shape_sources import reuse_shape_sources
 from .shift_carry import carry_shifted_increments
@@ -73,12 +75,17 @@ def for_codegen(gen: Func) -> Func:
     """The generated function as codegen prints it: a copy with rewrites that only the printed
     code takes (forward mode, which differentiates ``gen`` again for ``hessian``, has no rules for
     them): list tapes pushed together push one tuple (tape_merge.py), the adjoint of a 1-D
-    product is one call (mul_unbroadcast.py)."""
-    if not any(isinstance(s, Eqn) and s.prim in ("unbroadcast", "tape_push") for s in walk(gen.body)):
+    product is one call (mul_unbroadcast.py), so are three fixed elementwise chains
+    (fused_chains.py), and array placeholders of one type share one zero-length array
+    (placeholders.py)."""
+    if not any(isinstance(s, Eqn) and s.prim in ("unbroadcast", "tape_push", "mul", "add", "zero_of")
+               for s in walk(gen.body)):
         return gen
     gen = copy.deepcopy(gen)
     tuple_tapes(gen)
     fuse_mul_unbroadcasts(gen)
+    fuse_chains(gen)
+    share_placeholders(gen)
     return gen
 
 

@@ -74,18 +74,46 @@ def find_input(options) -> tuple[str | None, str]:
     return None, f"{options[0]} not found under {root}"
 
 
+# The configuration, d=10 K=25 n=10k, has no ADBench file: the 1k K=25 file's parameters
+# with the 10k file's points (both d=10).
+MIXED = ("data/gmm/1k/gmm_d10_K25.txt", "data/gmm/10k/gmm_d10_K5.txt")
+
+
+def _mixed_case() -> Case:
+    name = "gmm 10k d10 K25"
+    for rel in MIXED:
+        found, reason = find_input((rel,))
+        if found is None:
+            return Case(name, "adbench_gmm", "ADBench GMM", tuple, unavailable=reason)
+
+    def make_inputs():
+        from benchmarks.adbench.data import read_gmm
+
+        params, points = read_gmm(MIXED[0]), read_gmm(MIXED[1])
+        return (params.alphas, params.means, params.icf, points.x, float(params.wishart_gamma),
+                int(params.wishart_m))
+
+    return _with_tools(name, f"ADBench GMM: parameters of {MIXED[0]}, the points of {MIXED[1]}",
+                       make_inputs, {"file": MIXED[0], "points": MIXED[1]})
+
+
 def _case(options) -> Case:
     rel, reason = find_input(options)
     stem = Path(rel or options[0])
     name = f"gmm {stem.parent.name} {stem.stem.removeprefix('gmm_').replace('_', ' ')}"
     if rel is None:
         return Case(name, "adbench_gmm", "ADBench GMM", tuple, unavailable=reason)
-    from benchmarks.adbench import gmm
     from benchmarks.adbench.data import read_gmm
 
     def make_inputs():
         g = read_gmm(rel)
         return (g.alphas, g.means, g.icf, g.x, float(g.wishart_gamma), int(g.wishart_m))
+
+    return _with_tools(name, f"ADBench GMM {rel}", make_inputs, {"file": rel})
+
+
+def _with_tools(name, title, make_inputs, params) -> Case:
+    from benchmarks.adbench import gmm
 
     drop_value = lambda r: peers.flat(r[1:])  # noqa: E731 - hand adjoint returns (obj, grads...)
     tools = [
@@ -97,9 +125,11 @@ def _case(options) -> Case:
         ToolSpec("fd", peers.finite_differences(gmm.gmm_objective_numpy, ARGNUMS), tol=1e-5),
         *peers.peer_specs(gmm_form, ARGNUMS, tangent_reason="skipped (loop form too slow in Python)"),
     ]
-    return Case(name, "adbench_gmm", f"ADBench GMM {rel}, gradient in (α, μ, icf)", make_inputs, tools,
-                params={"file": rel}, time_unit="gradient")
+    return Case(name, "adbench_gmm", f"{title}, gradient in (α, μ, icf)", make_inputs, tools,
+                params=params, time_unit="gradient")
 
 
 def cases(quick: bool) -> list[Case]:
-    return [_case(options) for options in (QUICK if quick else FULL)]
+    if quick:
+        return [_case(options) for options in QUICK]
+    return [_case(FULL[0]), _mixed_case(), *[_case(options) for options in FULL[1:]]]
