@@ -28,6 +28,7 @@ from .passes import dce, fold, infer_types, prune_constant_branches
 from .placeholders import share_placeholders
 from .reverse import reverse
 from .shape_sources import reuse_shape_sources
+from .shape_witness import share_lengths
 from .shift_carry import carry_shifted_increments
 from .sigmoid import fuse_sigmoid
 from .stores import check_inplace_aliases, check_stores
@@ -76,9 +77,11 @@ def for_codegen(gen: Func) -> Func:
     code takes (forward mode, which differentiates ``gen`` again for ``hessian``, has no rules for
     them): list tapes pushed together push one tuple (tape_merge.py), the adjoint of a 1-D
     product is one call (mul_unbroadcast.py), so are three fixed elementwise chains
-    (fused_chains.py), and array placeholders of one type share one zero-length array
-    (placeholders.py)."""
-    if not any(isinstance(s, Eqn) and s.prim in ("unbroadcast", "tape_push", "mul", "add", "zero_of")
+    (fused_chains.py), array placeholders of one type share one zero-length array
+    (placeholders.py), and repeated length computations are computed once
+    (shape_witness.share_lengths)."""
+    if not any(isinstance(s, Eqn) and s.prim in ("unbroadcast", "tape_push", "mul", "add", "zero_of",
+                                                        "bcast_len")
                for s in walk(gen.body)):
         return gen
     gen = copy.deepcopy(gen)
@@ -86,6 +89,7 @@ def for_codegen(gen: Func) -> Func:
     fuse_mul_unbroadcasts(gen)
     fuse_chains(gen)
     share_placeholders(gen)
+    share_lengths(gen)
     return gen
 
 

@@ -205,3 +205,48 @@ def retarget(rev, eqn: Eqn, stmts: list, start: int) -> int:
         new.append(stmt)
     stmts[:] = new
     return done
+
+
+def share_lengths(func) -> int:
+    """In the printed code: a ``len_of``/``bcast_len`` that repeats one computed earlier in the
+    same block, with none of its operands (nor the earlier result) reassigned since, copies the
+    earlier result (``n_7 = z.shape[0]`` after ``n_1 = z.shape[0]``; the chains repeat for every
+    rule that reads a length).  Operands are compared through the copies this makes, so whole
+    chains collapse.  Statements with blocks end what is known (their bodies run 0..n times).
+    Each ``bcast_len`` left out is a call (numba compile time); the values are the same."""
+    from .ir import all_blocks
+
+    shared = 0
+    for block in all_blocks(func.body):
+        known: dict = {}  # (prim, operand names) -> name holding the value
+        same: dict = {}  # name -> the earlier name it copies
+        for k, stmt in enumerate(block.stmts):
+            if child_blocks(stmt):
+                known.clear()
+                same.clear()
+                continue
+            if isinstance(stmt, Eqn) and stmt.prim in ("len_of", "bcast_len") and len(stmt.outs) == 1 and \
+                    all(isinstance(a, Var) for a in stmt.ins):
+                key = (stmt.prim, tuple(same.get(a.name, a.name) for a in stmt.ins))
+                out = stmt.outs[0]
+                if key in known and known[key] != out.name:
+                    block.stmts[k] = Eqn("copy", (Var(known[key]),), (out,), {}, stmt.loc)
+                    _forget(known, same, out.name)
+                    same[out.name] = known[key]
+                    shared += 1
+                    continue
+                _forget(known, same, out.name)
+                if out.name not in key[1]:
+                    known[key] = out.name
+                continue
+            for v in stmt_defs(stmt):
+                _forget(known, same, v.name)
+    return shared
+
+
+def _forget(known: dict, same: dict, name: str) -> None:
+    """``name`` is (re)assigned: drop what depended on its old value."""
+    for key in [k for k, v in known.items() if v == name or name in k[1]]:
+        del known[key]
+    for alias in [a for a, b in same.items() if a == name or b == name]:
+        del same[alias]

@@ -135,3 +135,26 @@ def test_one_factor_stays_single():
     g, src = _source(one_factor, a, b, argnums=0)
     assert "mul_adj_pair" not in src and "mul_unbroadcast_1" in src
     np.testing.assert_allclose(g(a, b), np.cos(a * b) * b, rtol=1e-12)
+
+
+def lengths(x, w, b, s):
+    """Several rules read the broadcast length of the same operands."""
+    y = x * w + b
+    lse = np.log(np.sum(np.exp(y)) + 2.0)
+    return np.sum(s * (y - lse))
+
+
+@pytest.mark.parametrize("nb", [5, 1])
+def test_repeated_lengths_are_computed_once(nb):
+    import re
+
+    rng = np.random.default_rng(nb)
+    x, w, b, s = rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal(nb), rng.standard_normal(5)
+    g, src = _source(lengths, x, w, b, s, argnums=(0, 1, 2))
+    calls = re.findall(r"rt\.bcast_len\((\w+), (\w+)\)", src)
+    assert re.search(r"n_\d+ = n(_\d+)?\n", src), src  # a length copied, not recomputed
+    assert len(calls) == len(set(calls)), calls  # no call repeats its operands
+    check_grad(lengths, x, w, b, s, argnums=(0, 1, 2))
+    py = sg.grad(lengths, argnums=(0, 1, 2), backend="python")(x, w, b, s)
+    for a, c in zip(g(x, w, b, s), py):
+        np.testing.assert_allclose(a, c, rtol=1e-12)
