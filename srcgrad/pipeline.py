@@ -89,7 +89,8 @@ def for_codegen(gen: Func) -> Func:
     fuse_mul_unbroadcasts(gen)
     fuse_chains(gen)
     share_placeholders(gen)
-    share_lengths(gen)
+    if share_lengths(gen):
+        dce(gen)  # the copies of lengths nobody reads
     return gen
 
 
