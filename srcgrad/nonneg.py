@@ -26,8 +26,9 @@ none changes; by induction over the execution, every value such a variable takes
   and written element by element, every stored value qualifying; a pop from a list tape whose
   every pushed value qualifies.
 
-Parameters never qualify (their sign is the caller's).  Integer overflow is not considered: an
-index variable near 2**63 is not a case that arises.
+Only int64 variables and arrays qualify: narrower integers wrap (an int8 array storing
+``100 + 100`` holds -56; found by fuzzing).  Parameters never qualify (their sign is the
+caller's).  Overflow of int64 itself is not considered: an index near 2**63 does not arise.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ _ALLOCS = {"empty", "zeros"}
 
 
 def _is_int(t) -> bool:
-    return isinstance(t, ArrayType) and t.ndim == 0 and t.is_int and not t.is_bool
+    """A 64-bit integer number: the rules' sums and products cannot wrap (int8 100 + 100 does)."""
+    return isinstance(t, ArrayType) and t.ndim == 0 and t.dtype == "int64"
 
 
 def _const_nonneg(atom) -> bool:
@@ -100,7 +102,7 @@ def _control_atoms(stmt) -> list:
 
 
 def _int_array(t) -> bool:
-    return isinstance(t, ArrayType) and t.ndim > 0 and t.is_int and not t.is_bool
+    return isinstance(t, ArrayType) and t.ndim > 0 and t.dtype == "int64"
 
 
 def _element_use(stmt, name: str, types) -> bool:

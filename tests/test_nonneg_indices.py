@@ -177,3 +177,24 @@ def test_while_counter():
     expected = np.zeros(5)
     expected[:n] = 2 * x[:n]
     np.testing.assert_allclose(sg.grad(while_counter)(x), expected)
+
+
+def narrow_wraps(x):
+    """int8 arithmetic wraps: 100 + 100 is -56 (found by fuzzing: the analysis took the sum of two
+    non-negative stored values for non-negative)."""
+    b = np.zeros(2, dtype=np.int8)
+    b[0] = 100
+    b[1] = b[0] + b[0]
+    return x[b[1]] * x[b[1]]
+
+
+def test_narrow_integer_arrays_stay_signed():
+    x = np.linspace(0.1, 2.0, 200)
+    with np.errstate(over="ignore"):
+        assert narrow_wraps(x) == x[144] ** 2
+    src = _source(narrow_wraps, x)
+    assert not re.search(r"\bx(_bar)?\[np\.uint64", src), src
+    expected = np.zeros(200)
+    expected[144] = 2 * x[144]
+    np.testing.assert_allclose(sg.grad(narrow_wraps)(x), expected)
+    np.testing.assert_allclose(sg.value_and_grad(narrow_wraps)(x)[0], x[144] ** 2)
