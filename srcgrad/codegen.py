@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from . import nonneg, scatter, static_fmt
-from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While, unused_name
+from .ir import NEWAXIS, Block, Break, Const, Continue, Eqn, For, Func, If, Slice, Store, Var, While, unused_name, walk
 from .primitives import PRIMS
 from .types import ArrayType, from_value
 
@@ -45,7 +45,7 @@ class _Writer:
         self.lines: list = []
         self.last_loc = None
         self.taken: set = set()
-        self.nonneg = nonneg.nonneg_ints(func)  # indices written unsigned (nonneg.py)
+        self.unsigned = self._unsigned_names()  # i -> i_u = np.uint64(i), for indices (nonneg.py)
 
     def fresh_name(self, base: str) -> str:
         """A local name no variable of the function (nor an earlier fresh name) uses."""
@@ -72,9 +72,32 @@ class _Writer:
                 return t.dtype
         return None
 
+    def _unsigned_names(self) -> dict:
+        """Never-negative integer variables that index arrays -> the name of their unsigned copy.
+        The copy is assigned after every assignment of the variable (`unsigned_copies`), once,
+        rather than cast at each index: numba types each cast call (~5 ms of compile each)."""
+        keep = nonneg.nonneg_ints(self.func)
+        used = []
+        for stmt in walk(self.func.body):
+            if isinstance(stmt, Eqn) and "index" in stmt.params and stmt.ins:
+                base, index = stmt.ins[0], stmt.params["index"]
+            elif isinstance(stmt, Store):
+                base, index = stmt.target, stmt.index
+            else:
+                continue
+            t = self.types.get(base.name) if isinstance(base, Var) else None
+            if isinstance(t, ArrayType) and t.ndim > 0:
+                used += [item.name for item in index if isinstance(item, Var) and item.name in keep]
+        return {name: self.fresh_name(f"{name}_u") for name in sorted(set(used))}
+
+    def unsigned_copies(self, names, pad: str):
+        for name in names:
+            if name in self.unsigned:
+                self.lines.append(f"{pad}{self.unsigned[name]} = np.uint64({name})")
+
     def index(self, index, dtype=None, base=None) -> str:
-        """An index's text; into an array, a never-negative integer variable is written
-        ``np.uint64(i)``: numba then skips the negative-index wraparound (nonneg.py)."""
+        """An index's text; into an array, a never-negative integer variable is read from its
+        unsigned copy (``a[i_u]``): numba then skips the negative-index wraparound (nonneg.py)."""
         t = self.types.get(base.name) if isinstance(base, Var) else None
         unsigned = isinstance(t, ArrayType) and t.ndim > 0
         parts = []
@@ -85,8 +108,8 @@ class _Writer:
                 s = [("" if p is None else self.atom(p)) for p in (item.start, item.stop,
                                                                      item.step)]
                 parts.append(f"{s[0]}:{s[1]}" + (f":{s[2]}" if item.step is not None else ""))
-            elif unsigned and isinstance(item, Var) and item.name in self.nonneg:
-                parts.append(f"np.uint64({item.name})")
+            elif unsigned and isinstance(item, Var) and item.name in self.unsigned:
+                parts.append(self.unsigned[item.name])
             else:
                 parts.append(self.atom(item))
         if len(parts) == 1 and len(index) == 1 and not isinstance(index[0], Slice):
@@ -152,6 +175,7 @@ class _Writer:
             else:
                 outs = ", ".join(o.name for o in stmt.outs)
                 self.lines.append(f"{pad}{outs} = {expr}")
+                self.unsigned_copies([o.name for o in stmt.outs], pad)
         elif isinstance(stmt, Store):
             op = "+=" if stmt.op == "add" else "="
             dtype = None
@@ -183,6 +207,7 @@ class _Writer:
             count = self.fresh_name(f"{var}_rev")
             self.lines.append(f"{pad}for {count} in range({start} - {self.atom(stmt.stop)}):")
             self.lines.append(f"{pad}    {var} = {start} - {count}")
+            self.unsigned_copies([var], pad + "    ")
             self.block(stmt.body, depth + 1)
         elif isinstance(stmt, For):
             args = [self.atom(stmt.start), self.atom(stmt.stop)]
@@ -191,6 +216,7 @@ class _Writer:
             elif args[0] == "0":
                 args = args[1:]
             self.lines.append(f"{pad}for {stmt.var.name} in range({', '.join(args)}):")
+            self.unsigned_copies([stmt.var.name], pad + "    ")
             self.block(stmt.body, depth + 1)
         elif isinstance(stmt, While):
             self.lines.append(f"{pad}while True:")

@@ -10,9 +10,14 @@ from .capture import unwrap
 
 
 def signed_indices(source: str) -> str:
-    """Generated source without its unsigned-index casts (``a[np.uint64(i)]`` -> ``a[i]``,
-    srcgrad/nonneg.py), for tests that look for a statement's shape."""
-    return re.sub(r"np\.uint64\((\w+)\)", r"\1", source)
+    """Generated source without its unsigned index copies (``i_u = np.uint64(i)`` lines dropped,
+    ``a[i_u]`` read as ``a[i]``; srcgrad/nonneg.py), for tests that look for a statement's shape."""
+    copies = dict(re.findall(r"^\s*(\w+) = np\.uint64\((\w+)\)$", source, flags=re.M))
+    kept = [line for line in source.splitlines() if not re.match(r"^\s*\w+ = np\.uint64\(\w+\)$", line)]
+    text = "\n".join(kept) + "\n"
+    for unsigned, name in copies.items():
+        text = re.sub(rf"\b{unsigned}\b", name, text)
+    return text
 
 
 def _directional_fd(f, args, wrt, dirs, eps):
