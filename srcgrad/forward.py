@@ -224,14 +224,17 @@ class Forward:
                                (), {}, loc))
             return
         live = [o for o in eqn.outs if o.name in self.varied]
-        if not live:
-            return
         if prim == "tape_pop":
             if eqn.ins[0].name in self.varied:
-                out.append(Eqn("tape_pop", (self.dot(eqn.ins[0].name),),
-                               (self.dot(eqn.outs[0].name),), {}, loc))
-            else:
+                # every push of a varied tape pushed a tangent, so every pop pops one, also of a
+                # value without a tangent (an integer counter in a merged tape): the two stacks
+                # stay aligned (found by fuzzing: hessians through while loops were wrong)
+                target = self.dot(eqn.outs[0].name) if live else Var(self.names.fresh("t_unused"))
+                out.append(Eqn("tape_pop", (self.dot(eqn.ins[0].name),), (target,), {}, loc))
+            elif live:
                 self.zero(eqn.outs[0].name, out, loc)
+            return
+        if not live:
             return
         active = [a for a in eqn.ins if self.is_varied(a)]
         if prim == "zeros_like_any":  # a fresh zero array: its tangent needs only the shape
