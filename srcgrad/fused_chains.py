@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .ir import Const, Eqn, Func, Var, all_blocks, stmt_defs, stmt_uses, var_names, walk
+from .ir import Const, Eqn, Func, Var, all_blocks, read_counts, stmt_defs, walk
 from .passes import INPLACE_PRIMS
 from .primitives import PRIMS, Prim, register
 from .types import ArrayType
@@ -32,13 +32,8 @@ for _name, _fmt in (("sigmoid_adj", "rt.sigmoid_adj_1({0}, {1})"), ("tanh_adj", 
 
 def fuse_chains(func: Func) -> int:
     """Rewrite the chains in place; how many."""
-    uses = Counter(a.name for a in func.result_atoms() if isinstance(a, Var))
-    defs: Counter = Counter()
-    for stmt in walk(func.body):
-        uses.update(var_names(stmt_uses(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else [])))
-        if getattr(stmt, "counter", None) is not None:  # a While's hidden iteration counter
-            uses[stmt.counter.name] += 1
-        defs.update(v.name for v in stmt_defs(stmt))
+    uses = Counter(read_counts(func))
+    defs = Counter(v.name for stmt in walk(func.body) for v in stmt_defs(stmt))
     fused = 0
     for block in all_blocks(func.body):
         i = 0

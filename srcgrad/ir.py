@@ -251,6 +251,20 @@ def var_names(value):
             yield from var_names(item)
 
 
+def read_counts(func) -> dict:
+    """name -> how many times the function reads it: statement operands, index entries (also
+    those in an Eqn's params), the result, and each While's hidden iteration counter."""
+    counts: dict = {}
+    names = [a.name for a in func.result_atoms() if isinstance(a, Var)]
+    for stmt in walk(func.body):
+        names += var_names(stmt_uses(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else []))
+        if getattr(stmt, "counter", None) is not None:
+            names.append(stmt.counter.name)
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def written_names(stmts) -> set:
     """Variables assigned and arrays stored into by ``stmts`` (nested blocks included)."""
     names = set()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .ir import Eqn, Func, Var, all_blocks, child_blocks, stmt_defs, stmt_uses, var_names, walk
+from .ir import Eqn, Func, Var, all_blocks, child_blocks, read_counts, stmt_defs, stmt_uses, var_names, walk
 from .primitives import PRIMS, Prim, register
 from .types import ArrayType
 
@@ -32,11 +32,7 @@ if "mul_unbroadcast" not in PRIMS:
 
 def fuse_mul_unbroadcasts(func: Func) -> int:
     """Rewrite the pairs in place; how many."""
-    uses = Counter(a.name for a in func.result_atoms() if isinstance(a, Var))
-    for stmt in walk(func.body):
-        uses.update(var_names(stmt_uses(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else [])))
-        if getattr(stmt, "counter", None) is not None:  # a While's hidden iteration counter
-            uses[stmt.counter.name] += 1
+    uses = Counter(read_counts(func))
     fused = 0
     for block in all_blocks(func.body):
         stmts = block.stmts

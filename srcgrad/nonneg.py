@@ -33,7 +33,7 @@ caller's).  Overflow of int64 itself is not considered: an index near 2**63 does
 
 from __future__ import annotations
 
-from .ir import Const, Eqn, For, Func, Store, Var, index_atoms, stmt_defs, walk
+from .ir import Const, Eqn, For, Func, Store, Var, index_atoms, stmt_defs, stmt_uses, walk
 from .types import ArrayType
 
 _ALLOCS = {"empty", "zeros"}
@@ -57,20 +57,11 @@ def nonneg_ints(func: Func) -> frozenset:
     for stmt in walk(func.body):
         for v in stmt_defs(stmt):
             defs.setdefault(v.name, []).append(stmt)
-        if isinstance(stmt, Eqn):
-            for a in stmt.ins:
-                if isinstance(a, Var):
-                    uses.setdefault(a.name, []).append(stmt)
-            if stmt.prim == "tape_push":
-                pushes.setdefault(stmt.ins[0].name, []).append(stmt.ins[1])
-        elif isinstance(stmt, Store):
-            for a in (stmt.target, stmt.value, *index_atoms(stmt.index)):
-                if isinstance(a, Var):
-                    uses.setdefault(a.name, []).append(stmt)
-        else:
-            for a in _control_atoms(stmt):
-                if isinstance(a, Var):
-                    uses.setdefault(a.name, []).append(stmt)
+        for a in stmt_uses(stmt):
+            if isinstance(a, Var):
+                uses.setdefault(a.name, []).append(stmt)
+        if isinstance(stmt, Eqn) and stmt.prim == "tape_push":
+            pushes.setdefault(stmt.ins[0].name, []).append(stmt.ins[1])
     for a in func.result_atoms():
         if isinstance(a, Var):
             uses.setdefault(a.name, []).append(None)
@@ -90,15 +81,6 @@ def nonneg_ints(func: Func) -> frozenset:
                 good.discard(name)
                 changed = True
     return frozenset(good)
-
-
-def _control_atoms(stmt) -> list:
-    out = []
-    for attr in ("start", "stop", "step", "cond"):
-        a = getattr(stmt, attr, None)
-        if a is not None:
-            out.append(a)
-    return out
 
 
 def _int_array(t) -> bool:

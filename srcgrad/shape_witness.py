@@ -29,7 +29,7 @@ from collections import Counter
 from srcgrad import runtime as rt
 
 from . import forward as _forward
-from .ir import Block, Const, Eqn, Var, child_blocks, stmt_defs, walk
+from .ir import Block, Const, Eqn, Var, all_blocks, child_blocks, stmt_defs, walk
 from .primitives import PRIMS, Prim, register
 from .shape_sources import SHAPE_KEEPING
 from .types import I64, ArrayType
@@ -214,8 +214,6 @@ def share_lengths(func) -> int:
     rule that reads a length).  Operands are compared through the copies this makes, so whole
     chains collapse.  Statements with blocks end what is known (their bodies run 0..n times).
     Each ``bcast_len`` left out is a call (numba compile time); the values are the same."""
-    from .ir import all_blocks
-
     shared = 0
     for block in all_blocks(func.body):
         known: dict = {}  # (prim, operand names) -> name holding the value

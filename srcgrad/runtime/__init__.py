@@ -17,7 +17,7 @@ from .adjoints import (
 )
 from .arrays import add_at, expand_dims_axis, matmul_adj_a, matmul_adj_b, range_last, squeeze_axis
 from .broadcast import cast_like, unbroadcast, zeros_like_any
-from .fused import mul_add_1, mul_adj_pair_1, sigmoid_adj_1, tanh_adj_1  # noqa: F401  fixed chains (fused_chains.py)
+from .fused import mul_add_1, sigmoid_adj_1, tanh_adj_1  # noqa: F401  fixed chains (fused_chains.py)
 from .logistic import sigmoid_f64  # noqa: F401  (the sigmoid primitive on arrays)
 from .loops import sign_int, unique_index  # noqa: F401
 from .reductions import (
@@ -46,6 +46,7 @@ from .specialised import (  # noqa: F401  type-specialised, cached helpers (code
     matmul_adj_b2,
     mean_full_f32,
     mean_full_f64,
+    mul_adj_pair_1,
     mul_unbroadcast_1,
     ones_f32,
     ones_f64,

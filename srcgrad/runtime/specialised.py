@@ -21,7 +21,7 @@ from numba.extending import overload
 
 __all__ = ["dot", "empty_b1", "empty_f32", "empty_f64", "empty_i64",
            "full_f32", "full_f64", "iadd_1", "iadd_1s", "iadd_2", "iadd_2s", "matmul_adj_a2",
-           "matmul_adj_b2", "mean_full_f32", "mul_unbroadcast_1",
+           "matmul_adj_b2", "mean_full_f32", "mul_adj_pair_1", "mul_unbroadcast_1",
            "mean_full_f64", "row_add", "row_add_s", "row_set", "row_set_s", "slice_add", "slice_add_s",
            "slice_set", "slice_set_s", "sum_all", "unbroadcast_eq1", "unbroadcast_eq2",
            "unbroadcast_eq3", "unbroadcast_rows", "ones_f32", "ones_f64", "zeros_b1", "zeros_f32", "zeros_f64",
@@ -206,6 +206,13 @@ def mul_unbroadcast_1(g, b, x):
     for i in range(n):
         out[i * s0] += g[i * sg] * b[i * sb]
     return out
+
+
+@_jit
+def mul_adj_pair_1(g, a, b):
+    """The cotangents of both factors of ``a * b`` in one call (mul_unbroadcast.py `_pair`):
+    ``(unbroadcast(g * b, a), unbroadcast(g * a, b))``."""
+    return mul_unbroadcast_1(g, b, a), mul_unbroadcast_1(g, a, b)
 
 
 @_jit
