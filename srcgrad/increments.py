@@ -8,7 +8,8 @@ straight back (``a_bar[i] = 0; a_bar[i] += w_bar``); an increment's adjoint just
 
 `hoist_accumulators` (on generated code) replaces increments ``a[i] += v`` inside a ``for``
 loop whose index ``i`` the loop does not change by a scalar accumulator, added to ``a[i]`` once
-after the loop.  The adjoint is full of these (``x_bar[col] += ...`` inside a loop over ``row``):
+after the loop if it is not zero (after zero trips the user's code never evaluated ``i``, which
+may then be out of bounds).  The adjoint is full of these (``x_bar[col] += ...`` inside a loop over ``row``):
 through memory each one waits for the previous store, and numba cannot keep them in a register
 because it cannot rule out that another array aliases ``a``.  Only arrays this is provably safe
 for are touched: made once by ``zeros_like_any``, used only through scalar element reads and
@@ -184,7 +185,7 @@ def _hoist_loop(func: Func, loop: For, private: set, taken: set, before: list) -
             t = func.types.get(s.value.name) if isinstance(s.value, Var) else None
             if isinstance(s.value, Var) and isinstance(t, ArrayType) and t.ndim == 0:
                 cands.setdefault(s.target.name, []).append(s)
-    after, new = [], {}
+    flushes, new = [], {}
     for name, stores in sorted(cands.items()):
         mentioned = sum(1 for s in inner for a in _mentions(s) if a == name)
         if mentioned != len(stores):
@@ -197,12 +198,26 @@ def _hoist_loop(func: Func, loop: For, private: set, taken: set, before: list) -
                 accs[key] = acc = _fresh(taken, f"{name}_acc")
                 func.types[acc.name] = ArrayType(dtype)
                 before.append(Eqn("copy", (Const(0.0),), (acc,), {}, loop.loc))
-                after.append(Store(Var(name), st.index, acc, "add", st.loc))
+                flushes.append(Store(Var(name), st.index, acc, "add", st.loc))
             acc = accs[key]  # acc = acc + v: an accumulator loop_order recognises
             new[id(st)] = [Eqn("add", (acc, st.value), (acc,), {}, st.loc)]
-    if new:
-        _replace(loop.body, new)
-    return after
+    if not new:
+        return []
+    _replace(loop.body, new)
+    return _guarded(flushes, loop, taken)
+
+
+def _guarded(flushes: list, loop: For, taken: set) -> list:
+    """Each flush, run only if its accumulator is not zero.  After zero trips the user's code never
+    evaluated the index, which may be out of bounds (``x[i]`` in a loop that did not run); an
+    accumulator that stayed zero adds nothing anyway.  (A test of the trip count would name the
+    loop's bounds, which ``loop_order`` rewrites when it turns the loop around.)"""
+    out = []
+    for st in flushes:
+        nonzero = _fresh(taken, "nonzero")
+        out += [Eqn("ne", (st.value, Const(0.0)), (nonzero,), {}, loop.loc),
+                If(nonzero, Block([st]), Block([]), st.loc)]
+    return out
 
 
 def _replace(block: Block, new: dict):
