@@ -24,6 +24,7 @@ from .ir import (
     stmt_defs,
     stmt_uses,
     walk,
+    written_names,
 )
 from .primitives import NONDIFF, PRIMS
 from .types import I64, ArrayType, TupleType, from_value, promote_dtypes
@@ -307,11 +308,57 @@ def prune_constant_branches(func: Func) -> int:
         if mapping:
             _drop_defs(func.body, set(mapping))
             _substitute(func.body, mapping)
+        conds = _fold_reaching_constants(func.body, {})
         taken = _inline_constant_ifs(func.body)
         pruned += taken
-        if not mapping and not taken:
+        if not mapping and not taken and not conds:
             break
     return pruned
+
+
+def _fold_reaching_constants(block: Block, known: dict) -> int:
+    """Comparisons whose operands hold known constants *at that point* become those constants.
+
+    ``tot = 0.0; if tot > 1.3: tot += ...`` assigns ``tot`` twice, so the single-assignment folding
+    above leaves ``tot > 1.3``; numba's dead-branch pass then prunes the forward sweep's copy of the
+    ``if`` but not the reverse sweep's, which reads variables the pruned copy defined (a crash).
+    ``known`` maps names to the constant they hold here (a copy of a constant, or an expression of
+    such); only boolean results are written back, the rest only feed later folds.  Entering a loop
+    forgets what the loop assigns; after any compound statement, what it assigns anywhere."""
+    changed = 0
+    for k, stmt in enumerate(block.stmts):
+        if isinstance(stmt, Eqn):
+            value = None
+            if len(stmt.outs) == 1:
+                ins = tuple(known.get(a.name, a) if isinstance(a, Var) else a for a in stmt.ins)
+                if stmt.prim == "copy" and isinstance(ins[0], Const):
+                    value = ins[0]
+                elif ins != stmt.ins:
+                    value = _fold_eqn(Eqn(stmt.prim, ins, stmt.outs, stmt.params, stmt.loc))
+                    if value is not None and isinstance(value.value, bool):
+                        block.stmts[k] = Eqn("copy", (value,), stmt.outs, {}, stmt.loc)
+                        changed += 1
+            for v in stmt_defs(stmt):
+                known.pop(v.name, None)
+            if value is not None:
+                known[stmt.outs[0].name] = value
+            continue
+        held = known.get(stmt.cond.name) if isinstance(stmt, If) and isinstance(stmt.cond, Var) else None
+        if held is not None and isinstance(held.value, bool):
+            stmt.cond = held
+            changed += 1
+        children = child_blocks(stmt)
+        if children:
+            written = written_names([stmt])
+            inner = known if isinstance(stmt, If) else {n: c for n, c in known.items() if n not in written}
+            for child in children:
+                changed += _fold_reaching_constants(child, dict(inner))
+            for n in written:
+                known.pop(n, None)
+        else:
+            for v in stmt_defs(stmt):
+                known.pop(v.name, None)
+    return changed
 
 
 def _drop_defs(block: Block, names: set) -> None:

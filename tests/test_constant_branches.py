@@ -72,3 +72,73 @@ def test_only_the_taken_branch_is_generated():
     g = sg.grad(flag_in_loop, argnums=(0, 1))
     g(w, x)
     assert "tanh" not in g.source and "0.3 > 0.2" not in g.source
+
+
+# A variable assigned more than once, constant where the ``if`` tests it (found by fuzzing: the
+# value_and_grad of the first two did not compile; numba pruned one sweep's copy of the branch).
+def constant_before_branch(x):
+    tot = 0.0
+    if tot > 1.3:
+        tot += x[0] * x[1]
+    else:
+        tot += x[1] * x[2]
+    return tot
+
+
+def constant_before_loop_with_break(x):
+    n = x.shape[0]
+    tot = 0.0
+    c1 = 0
+    if tot > 1.3:
+        for v0 in range(2, n, 2):
+            if x[c1 - 1] > 0.85:
+                break
+            tot += x[v0] * x[n - 1 - c1]
+    return tot + x[0] * x[1]
+
+
+def constant_through_arithmetic(x):
+    tot = 1.0
+    u = tot * 2.0 - 0.5  # 1.5 here
+    if u > 1.0:
+        tot = tot + np.sin(x[0]) * x[2]
+    else:
+        tot = tot * x[1]
+    return tot * x[3]
+
+
+def changed_in_the_loop(x):  # not constant inside the loop: the test must stay
+    tot = 0.0
+    for i in range(x.shape[0]):
+        if tot > 1.3:
+            tot = tot * 0.5
+        tot += x[i] * x[i]
+    return tot
+
+
+def changed_in_a_branch_before(x):  # tot may be 0.0 or x[0] at the second if: kept
+    tot = 0.0
+    if x[0] > 0.2:
+        tot = x[0]
+    if tot > 0.0:
+        return tot * x[1]
+    return x[2] * x[1]
+
+
+@pytest.mark.parametrize("fn", [constant_before_branch, constant_before_loop_with_break,
+                                constant_through_arithmetic, changed_in_the_loop, changed_in_a_branch_before])
+@pytest.mark.parametrize("scale", [1.0, 0.1])
+def test_constant_at_the_test_reassigned_elsewhere(fn, scale):
+    x = np.linspace(0.5, 1.5, 5) * scale
+    check_grad(fn, x)
+    value, grad = sg.value_and_grad(fn)(x)
+    assert np.isclose(value, fn(x), rtol=1e-12)
+    np.testing.assert_allclose(grad, sg.grad(fn)(x), rtol=1e-12)
+
+
+def test_reaching_constants_prune_only_where_constant():
+    x = np.linspace(0.5, 1.5, 5)
+    assert "1.3" not in sg.grad(constant_before_branch).source_for(x)
+    assert "x[0]" not in sg.grad(constant_before_branch).source_for(x).split("def ")[-1]
+    assert "1.3" in sg.grad(changed_in_the_loop).source_for(x)
+    assert "> 0.0" in sg.grad(changed_in_a_branch_before).source_for(x)
