@@ -82,6 +82,8 @@ def elementwise(*types: ArrayType, weak=()) -> ArrayType:
         for t in weak_types:
             if t.is_float and not np.issubdtype(np.dtype(dtype), np.floating):
                 dtype = "float64"
+            elif dtype == "bool" and t.dtype != "bool":  # (x > 1) - 1: an int (NumPy 2 and numba)
+                dtype = "int64"
     return ArrayType(dtype, ndim)
 
 

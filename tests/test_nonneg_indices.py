@@ -207,3 +207,34 @@ def test_narrow_integer_arrays_stay_signed():
     expected[144] = 2 * x[144]
     np.testing.assert_allclose(sg.grad(narrow_wraps)(x), expected)
     np.testing.assert_allclose(sg.value_and_grad(narrow_wraps)(x)[0], x[144] ** 2)
+
+
+def bool_minus_one_index(x):  # (i > 1) - 1 is an int (0 or -1), as in NumPy 2 and numba
+    s = 0.0
+    for i in range(x.shape[0]):
+        j = (i > 1) - 1
+        s += x[j] * x[i]
+    return s
+
+
+def bool_plus_two_index(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        k = (x[i] > 0.5) + 2
+        s += x[k] * x[i] + (x[i] > 0.2) * x[i]
+    return s
+
+
+@pytest.mark.parametrize("fn", [bool_minus_one_index, bool_plus_two_index])
+def test_bool_plus_int_literal_is_an_integer_index(fn):
+    x = np.linspace(0.1, 1.0, 5)
+    check_grad(fn, x)
+    value, grad = sg.value_and_grad(fn)(x)
+    assert np.isclose(value, fn(x), rtol=1e-12)
+    if fn is bool_minus_one_index:  # s = x[-1] (x[0] + x[1]) + x[0] (x[2] + ... + x[n-1])
+        expected = np.zeros_like(x)
+        expected[-1] += x[0] + x[1]
+        expected[:2] += x[-1]
+        expected[0] += x[2:].sum()
+        expected[2:] += x[0]
+        np.testing.assert_allclose(grad, expected, rtol=1e-12)
