@@ -55,6 +55,8 @@ class _Writer:
 
     def atom(self, a, dtype=None, ints=False) -> str:
         if isinstance(a, Var):
+            if ints and dtype == "float32" and a.name in self.func.weak:  # an operand of arithmetic
+                return f"np.float32({a.name})"  # that is a Python number (0.1 * j): NumPy 2 keeps float32
             return a.name
         if ints and dtype == "float32" and type(a.value) is int:  # numba: f32 * int -> f64
             return f"np.float32({a.value})"

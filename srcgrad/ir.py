@@ -159,6 +159,7 @@ class Func:
     result: object  # Atom | tuple[Atom, ...]
     loc: Loc | None = None
     types: dict = field(default_factory=dict)
+    weak: frozenset = frozenset()  # scalars that are Python numbers (passes.infer_types)
 
     def result_atoms(self) -> list:
         """The result's atoms, nested tuples flattened."""

@@ -49,12 +49,37 @@ def _join(old, new, name, loc):
     return ArrayType(promote_dtypes(old.dtype, new.dtype), old.ndim)
 
 
+# Operations that give a Python number when every operand is one (NumPy 2 treats those as
+# "weak": ``0.1 * j`` with ``j`` from ``range`` does not make a float32 array float64).
+_WEAK_PRIMS = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "copy", "maximum",
+               "minimum", "len"}
+
+
 class _Inferrer:
     def __init__(self, func: Func):
         self.func = func
         self.types: dict = {}
         self.changed = False
         self.strict = False
+        # Scalars with a definition that is not a Python number (arguments, array elements, NumPy
+        # functions): grows monotonically, so the fixed point below is reached. The rest are weak.
+        self.strong: set = {p.name for p in func.params}
+        self.shapes: set = set()  # tuples made by ``x.shape`` (their entries are Python ints)
+
+    def is_weak(self, atom) -> bool:
+        if isinstance(atom, Const):
+            return not isinstance(atom.value, (np.generic, bool))
+        t = self.types.get(atom.name)
+        return atom.name not in self.strong and isinstance(t, ArrayType) and t.ndim == 0 and \
+            not t.is_bool
+
+    def weak_def(self, stmt) -> bool:
+        """Does this single-output equation give a Python number (NumPy 2's weak scalar)?"""
+        if stmt.prim == "getitem":  # an entry of a shape tuple
+            t = self.types.get(stmt.ins[0].name) if isinstance(stmt.ins[0], Var) else None
+            return isinstance(stmt.ins[0], Var) and isinstance(t, TupleType) and \
+                stmt.ins[0].name in self.shapes
+        return stmt.prim in _WEAK_PRIMS and (stmt.prim == "len" or all(self.is_weak(a) for a in stmt.ins))
 
     def atom_type(self, atom, loc):
         if isinstance(atom, Const):
@@ -82,16 +107,27 @@ class _Inferrer:
             if any(t is None for t, a in zip(in_types, stmt.ins) if not
                    (isinstance(a, Const) and a.value is None)):
                 return
-            weak = [isinstance(a, Const) and not isinstance(a.value, np.generic)
-                    for a in stmt.ins]
+            literal = [isinstance(a, Const) and self.is_weak(a) for a in stmt.ins]
+            weak = [self.is_weak(a) for a in stmt.ins]
             try:
                 outs = PRIMS[stmt.prim].infer(in_types, stmt.params, weak)
+                if weak != literal and any(isinstance(t, ArrayType) and not t.is_float for t in outs):
+                    # an integer result: numba widens int32 + n to int64 and codegen casts only
+                    # float operands, so a weak integer *variable* stays strong here
+                    outs = PRIMS[stmt.prim].infer(in_types, stmt.params, literal)
             except TypeInferenceError:
                 raise
             except (TypeError, ValueError, IndexError, KeyError) as exc:
                 raise TypeInferenceError(f"cannot apply {stmt.prim} to "
                                          f"{', '.join(map(str, in_types))}: {exc}", loc,
                                          construct=stmt.prim) from None
+            if stmt.prim == "shape":
+                self.shapes.update(o.name for o in stmt.outs)
+            if len(stmt.outs) != 1 or not self.weak_def(stmt):
+                for var in stmt.outs:
+                    if var.name not in self.strong:
+                        self.strong.add(var.name)
+                        self.changed = True
             for var, t in zip(stmt.outs, outs):
                 if t is not None:
                     self.define(var, t, loc)
@@ -132,6 +168,7 @@ def infer_types(func: Func, arg_types: list) -> Func:
     for atom in func.result_atoms():
         inf.atom_type(atom, func.loc)
     func.types = inf.types
+    func.weak = frozenset(n for n, t in inf.types.items() if inf.is_weak(Var(n)))
     return func
 
 
