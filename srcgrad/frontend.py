@@ -114,6 +114,7 @@ class Lowerer:
         self.env: dict[str, str] = {}
         self.result = None  # atom or tuple of atoms, once a return was seen
         self.ret_vars = None
+        self.in_branch = 0  # inside an if whose branches hold returns (lower_stmts)
         self.loop_depth = 0
         self.is_rule = is_rule
 
@@ -190,9 +191,11 @@ class Lowerer:
                 rest = stmts[k + 1:]
                 cond = self.lower_cond(s.test, block)
                 then, orelse = Block(), Block()
+                self.in_branch += 1  # the tail return may be lowered here: into ret vars
                 r1 = self.lower_stmts(s.body + ([] if _always_returns(s.body) else rest), then)
                 r2 = self.lower_stmts(s.orelse + ([] if _always_returns(s.orelse) else rest),
                                       orelse)
+                self.in_branch -= 1
                 block.stmts.append(If(cond, then, orelse, self.loc(s)))
                 return r1 and r2
             self.lower_stmt(s, block)
@@ -206,7 +209,7 @@ class Lowerer:
             raise self.error(node, "return", "the function must return a value")
         value = self.lower_expr(node.value, block)
         atoms = value if isinstance(value, tuple) else (value,)
-        if self.ret_vars is None and self.result is None and self._is_tail(node):
+        if self.ret_vars is None and self.result is None and not self.in_branch and self._is_tail(node):
             self.result = value
             return
         if self.ret_vars is None:
