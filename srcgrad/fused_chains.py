@@ -32,7 +32,7 @@ for _name, _fmt in (("sigmoid_adj", "rt.sigmoid_adj_1({0}, {1})"), ("tanh_adj", 
 
 def fuse_chains(func: Func) -> int:
     """Rewrite the chains in place; how many."""
-    uses = Counter(read_counts(func))
+    uses = read_counts(func)
     defs = Counter(v.name for stmt in walk(func.body) for v in stmt_defs(stmt))
     fused = 0
     for block in all_blocks(func.body):

@@ -13,6 +13,7 @@ hidden annotations on the nodes.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -252,18 +253,15 @@ def var_names(value):
             yield from var_names(item)
 
 
-def read_counts(func) -> dict:
+def read_counts(func) -> Counter:
     """name -> how many times the function reads it: statement operands, index entries (also
     those in an Eqn's params), the result, and each While's hidden iteration counter."""
-    counts: dict = {}
     names = [a.name for a in func.result_atoms() if isinstance(a, Var)]
     for stmt in walk(func.body):
         names += var_names(stmt_uses(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else []))
         if getattr(stmt, "counter", None) is not None:
             names.append(stmt.counter.name)
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
-    return counts
+    return Counter(names)
 
 
 def written_names(stmts) -> set:

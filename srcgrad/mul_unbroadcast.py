@@ -17,8 +17,6 @@ differentiates the generated IR again for ``hessian``, has no rule for the fused
 
 from __future__ import annotations
 
-from collections import Counter
-
 from .ir import Eqn, Func, Var, all_blocks, child_blocks, read_counts, stmt_defs, stmt_uses, var_names, walk
 from .primitives import PRIMS, Prim, register
 from .types import ArrayType
@@ -32,7 +30,7 @@ if "mul_unbroadcast" not in PRIMS:
 
 def fuse_mul_unbroadcasts(func: Func) -> int:
     """Rewrite the pairs in place; how many."""
-    uses = Counter(read_counts(func))
+    uses = read_counts(func)
     fused = 0
     for block in all_blocks(func.body):
         stmts = block.stmts

@@ -52,7 +52,7 @@ def _join(old, new, name, loc):
 # Operations that give a Python number when every operand is one (NumPy 2 treats those as
 # "weak": ``0.1 * j`` with ``j`` from ``range`` does not make a float32 array float64).
 _WEAK_PRIMS = {"add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "neg", "copy", "maximum",
-               "minimum", "len"}
+               "minimum"}
 
 
 class _Inferrer:
@@ -76,10 +76,8 @@ class _Inferrer:
     def weak_def(self, stmt) -> bool:
         """Does this single-output equation give a Python number (NumPy 2's weak scalar)?"""
         if stmt.prim == "getitem":  # an entry of a shape tuple
-            t = self.types.get(stmt.ins[0].name) if isinstance(stmt.ins[0], Var) else None
-            return isinstance(stmt.ins[0], Var) and isinstance(t, TupleType) and \
-                stmt.ins[0].name in self.shapes
-        return stmt.prim in _WEAK_PRIMS and (stmt.prim == "len" or all(self.is_weak(a) for a in stmt.ins))
+            return isinstance(stmt.ins[0], Var) and stmt.ins[0].name in self.shapes
+        return stmt.prim == "len" or (stmt.prim in _WEAK_PRIMS and all(self.is_weak(a) for a in stmt.ins))
 
     def atom_type(self, atom, loc):
         if isinstance(atom, Const):
@@ -168,7 +166,7 @@ def infer_types(func: Func, arg_types: list) -> Func:
     for atom in func.result_atoms():
         inf.atom_type(atom, func.loc)
     func.types = inf.types
-    func.weak = frozenset(n for n, t in inf.types.items() if inf.is_weak(Var(n)))
+    func.weak = frozenset(n for n in inf.types if inf.is_weak(Var(n)))
     return func
 
 
