@@ -70,7 +70,8 @@ def _block(block: Block, func: Func, uses: Counter, defs: Counter, fixed: set) -
             src, dst = stmt.ins[0].name, stmt.outs[0]
             p = where.get(src)
             if p is not None and _coalescible(block, p, pos, src, dst, func, uses, defs, fixed):
-                block.stmts[p].outs = (dst,)
+                define = block.stmts[p]
+                define.outs = tuple(dst if v.name == src else v for v in define.outs)
                 where[dst.name] = p
                 drop.add(pos)
                 done += 1
@@ -86,9 +87,11 @@ def _coalescible(block, p, pos, src, dst, func, uses, defs, fixed) -> bool:
     define = block.stmts[p]
     if src in fixed or uses[src] != 1 or defs[src] != 1 or dst.name == src:
         return False
-    if len(define.outs) != 1:
+    if any(v.name == dst.name for v in define.outs):
         return False
     if func.types.get(src) is None or func.types.get(src) != func.types.get(dst.name):
+        return False
+    if (src in func.weak) != (dst.name in func.weak):  # a Python number is printed as such
         return False
     inputs: set = set()
     inputs.update(var_names(list(define.ins)))

@@ -20,6 +20,7 @@ from .ir import Eqn, Func, format_func, walk
 from .known_zero import propagate_zeros
 from .liveness import prune
 from .local_cse import local_cse
+from .loop_carried import localise_resets, rotate_tapes
 from .loop_order import order_loops
 from .masks import flatten_masks
 from .mul_unbroadcast import fuse_mul_unbroadcasts
@@ -81,7 +82,7 @@ def for_codegen(gen: Func) -> Func:
     (placeholders.py), and repeated length computations are computed once
     (shape_witness.share_lengths)."""
     if not any(isinstance(s, Eqn) and s.prim in ("unbroadcast", "tape_push", "mul", "add", "zero_of",
-                                                        "bcast_len")
+                                                        "bcast_len", "copy")
                for s in walk(gen.body)):
         return gen
     gen = copy.deepcopy(gen)
@@ -91,6 +92,7 @@ def for_codegen(gen: Func) -> Func:
     share_placeholders(gen)
     if share_lengths(gen):
         dce(gen)  # the copies of lengths nobody reads
+    coalesce_copies(gen)  # t = op(..); x_bar = t -> x_bar = op(..): fewer arrays for numba to count
     return gen
 
 
@@ -127,6 +129,8 @@ def build(transform, arg_types: list, preamble: list) -> Built:
                 infer_types(gen, arg_types)
         if store_first_writes(gen):  # zero fill + a[i] += v once per element -> stores (first_store.py)
             infer_types(gen, arg_types)
+        rotate_tapes(gen)  # loop-carried taped values pushed at the end, popped at the top (loop_carried.py)
+        localise_resets(gen)  # adjoints of per-iteration arrays zeroed at their first use, not carried
         merge_tapes(gen)  # tapes pushed and popped together share one list (tape_merge.py)
         _print("dce", gen)
     header = [

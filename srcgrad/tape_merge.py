@@ -25,7 +25,7 @@ deletes tape operations.
 
 from __future__ import annotations
 
-from .ir import Const, Eqn, Func, Var, all_blocks, stmt_defs, stmt_uses, unused_name, var_names, walk
+from .ir import Block, Const, Eqn, Func, Var, all_blocks, stmt_defs, stmt_uses, unused_name, var_names, walk
 from .types import TupleType
 
 _OPS = ("tape_push", "tape_pop")
@@ -133,12 +133,16 @@ def _one_tuple(func: Func, tape: Var, pblock, qblock) -> None:
         return isinstance(stmt, Eqn) and stmt.prim == prim and stmt.ins[0].name == tape.name
 
     n = sum(ours(st, "tape_push") for st in pblock.stmts)
+    last = max(k for k, st in enumerate(pblock.stmts) if ours(st, "tape_push"))
     saved, stmts = [], []
-    for stmt in pblock.stmts:
+    for k, stmt in enumerate(pblock.stmts):
         if not ours(stmt, "tape_push"):
             stmts.append(stmt)
             continue
         value = stmt.ins[1]
+        if len(saved) < n - 1 and not _redefined(value.name, pblock.stmts[k + 1:last]):
+            saved.append(value)  # still this value when the tuple is built: no copy
+            continue
         if len(saved) < n - 1:
             held = Var(unused_name(func, f"{value.name}_held"))
             func.types[held.name] = func.types[value.name]
@@ -163,6 +167,11 @@ def _one_tuple(func: Func, tape: Var, pblock, qblock) -> None:
         k -= 1
         stmts.append(Eqn("getitem", (popped, Const(k)), stmt.outs, {"index": (Const(k),)}, stmt.loc))
     qblock.stmts = stmts
+
+
+def _redefined(name: str, stmts: list) -> bool:
+    """Whether one of ``stmts`` (or a statement nested in them) assigns ``name``."""
+    return any(v.name == name for st in walk(Block(stmts)) for v in stmt_defs(st))
 
 
 def _used_elsewhere(func: Func, tapes) -> set:
