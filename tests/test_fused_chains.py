@@ -85,16 +85,18 @@ def test_shared_intermediate_is_not_fused():
 
 
 def cell_steps(x, w):
-    """Arrays carried through a loop: each gets a zero-length placeholder before it."""
+    """Arrays carried through a loop (the last step's gates are read after it): each gets a
+    zero-length placeholder before the loop."""
     h = x.copy()
     c = x * 0.5
     tot = 0.0
     for _t in range(3):
         f = 1.0 / (1.0 + np.exp(-(h * w + c)))
-        c = c * f + np.tanh(h)
+        g = np.tanh(h)
+        c = c * f + g
         h = f * np.tanh(c)
         tot += np.sum(h * h)
-    return tot
+    return tot + np.sum(f * g)
 
 
 def test_placeholders_are_shared():
@@ -102,6 +104,8 @@ def test_placeholders_are_shared():
     x, w = rng.uniform(-1, 1, 4), rng.uniform(-1, 1, 4)
     g, src = _source(cell_steps, x, w, argnums=(0, 1))
     assert src.count("rt.empty_f64((0, ))") == 1, src
+    placeholder = src.split(" = rt.empty_f64((0, ))")[0].split()[-1]
+    assert src.count(f" = {placeholder}\n") >= 2, src  # f and g start from the one placeholder
     check_grad(cell_steps, x, w, argnums=(0, 1))
     py = sg.grad(cell_steps, argnums=(0, 1), backend="python")(x, w)
     for a, b in zip(g(x, w), py):
