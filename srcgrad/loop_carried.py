@@ -27,14 +27,16 @@ many of each, ``T`` used nowhere else), the move is made when
   loop starts reads it outside ``Q`` (the rest of the enclosing blocks, enclosing loops whole,
   the result): those reads would have seen the previous iteration's value.
 
-**Adjoint resets** (`localise_resets`).  The adjoint of an array bound anew in every iteration and
-accumulated in place (``bias_bar[:b] += ...`` for ``bias = W[2 * j + 1]``) is zeroed before the
-reversed loop and zeroed again as the last thing that mentions it in the reversed body, so each
-reversed iteration starts from zero.  When every statement outside the reversed body that
+**Adjoint resets** (`localise_resets`). The adjoint of an array bound anew in every iteration
+and accumulated in place (``bias_bar[:b] += ...`` for ``bias = W[2 * j + 1]``) is zeroed before
+the reversed loop and zeroed again as the last thing that mentions it in the reversed body, so
+each reversed iteration starts from zero. When every statement outside the block holding that
+last reset (the reversed body, or a branch of it such as the guard a ``continue`` leaves) that
 mentions ``x_bar`` only zeroes it, ``x_bar`` is zero whenever a reversed iteration starts; the
-reset then moves up to just before the body's first mention of ``x_bar`` and the zeroings
-outside are dropped.  The reset's shape source must hold the same shape there: defined in the
-body before that point and not again after it, or not assigned in the loop at all.
+reset then moves up to just before the block's first mention of ``x_bar`` and the other zeroings
+are dropped (before a loop that runs no iteration they also read a shape that the loop defines).
+The reset's shape source must hold the same shape there: defined in the body before that point
+and not again after it, or not assigned in the loop at all.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from .ir import (
     Eqn,
     For,
     Func,
+    If,
     Var,
     While,
     all_blocks,
@@ -124,8 +127,8 @@ def localise_resets(func: Func) -> int:
         if name in var_names(func.result_atoms()):
             continue
         for stmt, block in zeroings:
-            entry = parents.get(id(block))
-            if entry is None or not _is_loop_body(entry, block):
+            loop = _enclosing_loop(parents, block)
+            if loop is None:
                 continue
             after = Block(block.stmts[_index(block, stmt) + 1:])
             if any(name in _mentioned(t) for t in walk(after)):
@@ -135,7 +138,7 @@ def localise_resets(func: Func) -> int:
             if inside + len(outside) != mentions.get(name, 0):
                 continue  # read or accumulated outside the body: not known zero at its start
             first = next(k for k, s in enumerate(block.stmts) if any(name in _mentioned(t) for t in walk(Block([s]))))
-            if block.stmts[first] is stmt or not _same_shape_at(func, entry[0], block, first, stmt.ins[0]):
+            if block.stmts[first] is stmt or not _same_shape_at(func, loop, block, first, stmt.ins[0]):
                 continue
             block.stmts.remove(stmt)
             block.stmts.insert(first, stmt)
@@ -145,6 +148,21 @@ def localise_resets(func: Func) -> int:
             moved += 1
             break
     return moved
+
+
+def _enclosing_loop(parents: dict, block: Block):
+    """The loop whose body is ``block`` or holds it through ``if`` statements only (the guard of
+    a ``continue``, a branch), or None."""
+    while True:
+        entry = parents.get(id(block))
+        if entry is None:
+            return None
+        stmt, outer = entry
+        if isinstance(stmt, (For, While)):
+            return stmt if stmt.body is block else None
+        if not isinstance(stmt, If):
+            return None
+        block = outer
 
 
 def _same_shape_at(func: Func, loop, block: Block, first: int, source) -> bool:

@@ -108,6 +108,17 @@ def row_used_after(W, x):
     return total + np.sum(row * row)  # the last row's adjoint: not zero when the loop reverses
 
 
+def skipping_rows(w, x, b, W):
+    """A row read per step behind a ``continue``: its adjoint's reset sits in the flag's guard."""
+    u = w * 1.0
+    for t in range(x.shape[0], 3):  # no step at all when x has 3 or more entries
+        if t == 2:
+            continue
+        p = W[t]
+        u = np.tanh(p[:3] * u + b[:3])
+    return np.sum(u)
+
+
 ARGS = {
     "cell_layers": lambda rng: (rng.standard_normal((4, 6)) * 0.5, rng.standard_normal(3) * 0.5,
                                 rng.standard_normal((4, 3)) * 0.5),
@@ -135,6 +146,20 @@ def test_gradient_matches_finite_differences(name, backend):
 def test_loop_left_by_break(backend, stop):
     rng = np.random.default_rng(stop)
     check_grad(broken_loop, rng.standard_normal(3), rng.standard_normal(3), stop, argnums=(0, 1), backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["python", "cpu"])
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_reset_behind_continue_in_a_loop_that_may_not_run(backend, n):
+    """Zeroing the row's adjoint before the reversed loop read the row's shape, which only the
+    loop defines: with no step, the Python backend raised UnboundLocalError. The reset now stands
+    at its first use, inside the guard."""
+    rng = np.random.default_rng(n)
+    args = (rng.standard_normal(3) * 0.6, rng.standard_normal(n), rng.standard_normal(3), rng.standard_normal((4, 3)))
+    check_grad(skipping_rows, *args, argnums=(0, 2, 3), backend=backend)
+    g = sg.grad(skipping_rows, argnums=3, backend=backend)(*args)
+    if n >= 3:
+        np.testing.assert_array_equal(g, 0.0)
 
 
 def _source(f, *args, argnums):
