@@ -21,20 +21,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .ir import Block, Eqn, Func, Var, child_blocks, stmt_defs, stmt_uses, var_names, walk
+from .ir import Block, Eqn, Func, Var, child_blocks, stmt_defs, stmt_reads, var_names, walk
 
 
 def _mentions(stmt) -> set:
     """Every name a statement (and anything nested in it) reads or assigns."""
     names: set = set()
     for s in [stmt, *[t for b in child_blocks(stmt) for t in walk(b)]]:
-        names.update(var_names(list(stmt_uses(s))))
+        names.update(stmt_reads(s))
         names.update(v.name for v in stmt_defs(s))
-        if isinstance(s, Eqn):
-            names.update(var_names(s.params))
-        counter = getattr(s, "counter", None)
-        if counter is not None:
-            names.add(counter.name)
     return names
 
 
@@ -43,13 +38,7 @@ def coalesce_copies(func: Func) -> int:
     uses: Counter = Counter()
     defs: Counter = Counter(p.name for p in func.params)
     for stmt in walk(func.body):
-        mentioned: set = set()
-        mentioned.update(var_names(list(stmt_uses(stmt))))
-        if isinstance(stmt, Eqn):
-            mentioned.update(var_names(stmt.params))
-        if getattr(stmt, "counter", None) is not None:
-            mentioned.add(stmt.counter.name)
-        uses.update(mentioned)
+        uses.update(set(stmt_reads(stmt)))
         defs.update(v.name for v in stmt_defs(stmt))
     fixed = {a.name for a in func.result_atoms() if isinstance(a, Var)} | {p.name for p in func.params}
     return _block(func.body, func, uses, defs, fixed)

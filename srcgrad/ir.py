@@ -253,14 +253,21 @@ def var_names(value):
             yield from var_names(item)
 
 
+def stmt_reads(stmt) -> list:
+    """Names a statement reads directly, repeats included: its operands, index entries (also
+    those in an Eqn's params) and, for a While, its hidden iteration counter."""
+    names = list(var_names(stmt_uses(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else [])))
+    if getattr(stmt, "counter", None) is not None:
+        names.append(stmt.counter.name)
+    return names
+
+
 def read_counts(func) -> Counter:
-    """name -> how many times the function reads it: statement operands, index entries (also
-    those in an Eqn's params), the result, and each While's hidden iteration counter."""
+    """name -> how many times the function reads it: what each statement reads (`stmt_reads`)
+    and the result."""
     names = [a.name for a in func.result_atoms() if isinstance(a, Var)]
     for stmt in walk(func.body):
-        names += var_names(stmt_uses(stmt) + ([stmt.params] if isinstance(stmt, Eqn) else []))
-        if getattr(stmt, "counter", None) is not None:
-            names.append(stmt.counter.name)
+        names += stmt_reads(stmt)
     return Counter(names)
 
 

@@ -54,7 +54,7 @@ from .ir import (
     all_blocks,
     child_blocks,
     stmt_defs,
-    stmt_uses,
+    stmt_reads,
     var_names,
     walk,
 )
@@ -104,7 +104,7 @@ def _drop_placeholder(func: Func, name: str, pblock: Block, first_def, qblock: B
     if name in var_names(func.result_atoms()):
         return
     for stmt in walk(func.body):
-        if id(stmt) not in allowed and name in _read_names(stmt):
+        if id(stmt) not in allowed and name in stmt_reads(stmt):
             return
     for block in all_blocks(func.body):
         block.stmts = [s for s in block.stmts if not (isinstance(s, Eqn) and s.prim == "zero_of" and
@@ -185,13 +185,7 @@ def _same_shape_at(func: Func, loop, block: Block, first: int, source) -> bool:
 
 def _mentioned(stmt) -> set:
     """Names a statement reads or assigns directly (a Store's target included)."""
-    names = set(var_names(stmt_uses(stmt))) | {v.name for v in stmt_defs(stmt)}
-    if isinstance(stmt, Eqn):
-        names.update(var_names(stmt.params))
-    counter = getattr(stmt, "counter", None)
-    if counter is not None:
-        names.add(counter.name)
-    return names
+    return set(stmt_reads(stmt)) | {v.name for v in stmt_defs(stmt)}
 
 
 def _plan(func: Func, parents: dict, found: list):
@@ -258,17 +252,7 @@ def _read_after(func: Func, parents: dict, qloop, name: str) -> bool:
 
 
 def _reads(block: Block, name: str, skip=None) -> bool:
-    return any(name in _read_names(stmt) for stmt in _walk_skipping(block, skip))
-
-
-def _read_names(stmt) -> set:
-    names = set(var_names(stmt_uses(stmt)))
-    if isinstance(stmt, Eqn):
-        names.update(var_names(stmt.params))
-    counter = getattr(stmt, "counter", None)
-    if counter is not None:
-        names.add(counter.name)
-    return names
+    return any(name in stmt_reads(stmt) for stmt in _walk_skipping(block, skip))
 
 
 def _walk_skipping(block: Block, skip):
