@@ -58,7 +58,7 @@ from .ir import (
     var_names,
     walk,
 )
-from .tape_merge import _inside, _used_elsewhere
+from .tape_merge import inside_block, tapes_used_elsewhere
 
 _OPS = ("tape_push", "tape_pop")
 
@@ -71,7 +71,7 @@ def rotate_tapes(func: Func) -> int:
         for stmt in block.stmts:
             if isinstance(stmt, Eqn) and stmt.prim in _OPS:
                 ops.setdefault(stmt.ins[0].name, []).append((stmt, block))
-    other = _used_elsewhere(func, set(ops))
+    other = tapes_used_elsewhere(func, set(ops))
     moved = 0
     for tape, found in ops.items():
         if tape in other:
@@ -134,7 +134,7 @@ def localise_resets(func: Func) -> int:
             if any(name in _mentioned(t) for t in walk(after)):
                 continue  # not the body's last word on x_bar
             inside = sum(1 for s in walk(block) if name in _mentioned(s))
-            outside = [(z, b) for z, b in zeroings if not _inside(b, block)]
+            outside = [(z, b) for z, b in zeroings if not inside_block(b, block)]
             if inside + len(outside) != mentions.get(name, 0):
                 continue  # read or accumulated outside the body: not known zero at its start
             first = next(k for k, s in enumerate(block.stmts) if any(name in _mentioned(t) for t in walk(Block([s]))))
@@ -205,7 +205,7 @@ def _plan(func: Func, parents: dict, found: list):
         return None
     if any(s.ins[1] != value for s, _ in pushes) or any(s.outs != (value,) for s, _ in pops):
         return None
-    if _inside(qblock, pblock) or _inside(pblock, qblock):
+    if inside_block(qblock, pblock) or inside_block(pblock, qblock):
         return None
     if any(isinstance(s, (Break, Continue)) for blk in (pblock, qblock) for s in walk(blk)):
         return None

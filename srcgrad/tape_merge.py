@@ -49,7 +49,7 @@ def merge_tapes(func: Func) -> int:
                 value = stmt.ins[1] if kind == "push" else stmt.outs[0]
                 sites[tape]["type"].add(str(func.types.get(value.name)) if isinstance(value, Var) else None)
                 seq.setdefault(id(block), []).append((kind, tape))
-    bad = _used_elsewhere(func, sites)  # a tape used other than by its own new/push/pop stays alone
+    bad = tapes_used_elsewhere(func, sites)  # a tape used other than by its own new/push/pop stays alone
     groups = {}
     for tape, s in sites.items():
         if tape in bad or len(s["push"]) != 1 or len(s["pop"]) != 1 or len(s["type"]) != 1 or None in s["type"]:
@@ -98,7 +98,7 @@ def _tuple_candidates(func: Func) -> list:
             if isinstance(stmt, Eqn) and stmt.prim in _OPS:
                 sites.setdefault(stmt.ins[0].name, []).append((stmt.prim, block))
     news = {s.outs[0].name: s.outs[0] for s in walk(func.body) if isinstance(s, Eqn) and s.prim == "tape_new"}
-    owned = _used_elsewhere(func, news)
+    owned = tapes_used_elsewhere(func, news)
     nested_ok = {}
     found = []
     for name, ops in sites.items():
@@ -113,7 +113,7 @@ def _tuple_candidates(func: Func) -> list:
         p, q = pushes[0], pops[0]
         key = (id(p), id(q))
         if key not in nested_ok:
-            nested_ok[key] = p is not q and not _inside(q, p) and not _inside(p, q)
+            nested_ok[key] = p is not q and not inside_block(q, p) and not inside_block(p, q)
         if not nested_ok[key] or any(not isinstance(st.ins[1], Var) for st in p.stmts
                                      if isinstance(st, Eqn) and st.prim == "tape_push" and st.ins[0].name == name):
             continue
@@ -121,7 +121,7 @@ def _tuple_candidates(func: Func) -> list:
     return found
 
 
-def _inside(inner, outer) -> bool:
+def inside_block(inner, outer) -> bool:
     """Whether block ``inner`` is ``outer`` or nested in one of its statements."""
     return any(b is inner for b in all_blocks(outer))
 
@@ -174,7 +174,7 @@ def _redefined(name: str, stmts: list) -> bool:
     return any(v.name == name for st in walk(Block(stmts)) for v in stmt_defs(st))
 
 
-def _used_elsewhere(func: Func, tapes) -> set:
+def tapes_used_elsewhere(func: Func, tapes) -> set:
     """The tapes among ``tapes`` (names) that a statement uses other than as the list its own
     new/push/pop operates on (pushed as a value, passed, assigned...)."""
     used = set()
