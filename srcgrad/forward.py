@@ -192,6 +192,12 @@ class Forward:
         else:
             raise TypeError(stmt)
 
+    def _holds_float(self, atom) -> bool:
+        """Whether a tape value is a float (scalar or array): only those have tangents."""
+        if isinstance(atom, Const):
+            return isinstance(atom.value, float)
+        return _is_float(self.types, atom.name)
+
     def store(self, st: Store, out: list):
         if st.target.name not in self.varied:
             return
@@ -209,7 +215,7 @@ class Forward:
             return
         if prim == "tape_push":
             tape, v = eqn.ins
-            if tape.name in self.varied:
+            if tape.name in self.varied and self._holds_float(v):
                 t = self.tangent_of(v)
                 if t is None:
                     t = Const(0.0)
@@ -225,10 +231,12 @@ class Forward:
             return
         live = [o for o in eqn.outs if o.name in self.varied]
         if prim == "tape_pop":
-            if eqn.ins[0].name in self.varied:
-                # every push of a varied tape pushed a tangent, so every pop pops one, also of a
-                # value without a tangent (an integer counter in a merged tape): the two stacks
-                # stay aligned (found by fuzzing: hessians through while loops were wrong)
+            if eqn.ins[0].name in self.varied and self._holds_float(eqn.outs[0]):
+                # every push of a float value onto a varied tape pushed a tangent, so every pop of a
+                # float value pops one, also of a value without a tangent: the two stacks stay
+                # aligned (found by fuzzing: hessians through while loops were wrong). A merged
+                # tape's integer counters and break flags get none, which keeps the tangent list
+                # of one type (a 0.0 beside arrays did not compile, found by fuzzing)
                 target = self.dot(eqn.outs[0].name) if live else Var(self.names.fresh("t_unused"))
                 out.append(Eqn("tape_pop", (self.dot(eqn.ins[0].name),), (target,), {}, loc))
             elif live:

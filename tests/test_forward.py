@@ -324,3 +324,36 @@ def test_hessian_through_list_tapes_with_integers():
     h3 = np.zeros((4, 4))
     h3[2, 2] = 6.0  # x[2] * x[2] three times
     np.testing.assert_allclose(sg.hessian(break_aliasing)(x4, 1), h3)
+
+
+def gates_until_break(w, x, b):
+    n = x.shape[0]
+    h = x * 0.7
+    g = np.sin(x)
+    for j in range(3):
+        h = np.tanh(w * h)
+        if j > 1:
+            break
+        k = n
+        g = np.tanh(g * b[:k]) * h
+    return np.sum(g * g)
+
+
+@pytest.mark.parametrize("backend", ["python", "cpu"])
+def test_hessian_through_a_tape_of_arrays_and_break_flags(backend):
+    """An array and a break flag pushed onto one merged tape: the tangent tape gets the array's
+    tangent only (a 0.0 for the flag beside arrays did not compile; found by fuzzing)."""
+    rng = np.random.default_rng(0)
+    w, x, b = rng.standard_normal(4) * 0.6, rng.standard_normal(4) * 0.6, rng.standard_normal(8) * 0.5
+    hess = sg.hessian(gates_until_break, argnums=(0, 1), backend=backend)(w, x, b)
+    grad = sg.grad(gates_until_break, argnums=(0, 1), backend="python")
+    eps = 1e-6
+    for i in range(2):
+        for k in range(4):
+            up, dn = [w.copy(), x.copy()], [w.copy(), x.copy()]
+            up[i][k] += eps
+            dn[i][k] -= eps
+            gu, gd = grad(*up, b), grad(*dn, b)
+            for j in range(2):
+                fd = (gu[j] - gd[j]) / (2 * eps)
+                np.testing.assert_allclose(hess[j][i][:, k], fd, rtol=1e-5, atol=1e-7)
