@@ -77,7 +77,7 @@ class _Inferrer:
         """Does this single-output equation give a Python number (NumPy 2's weak scalar)?"""
         if stmt.prim == "getitem":  # an entry of a shape tuple
             return isinstance(stmt.ins[0], Var) and stmt.ins[0].name in self.shapes
-        return stmt.prim == "len" or (stmt.prim in _WEAK_PRIMS and all(self.is_weak(a) for a in stmt.ins))
+        return stmt.prim in ("len", "size") or (stmt.prim in _WEAK_PRIMS and all(self.is_weak(a) for a in stmt.ins))
 
     def atom_type(self, atom, loc):
         if isinstance(atom, Const):

@@ -50,7 +50,16 @@ def float_counter(x, w):
     return s
 
 
-@pytest.mark.parametrize("fn", [counter_in_loop, counter_through_helper, counter_into_outer, float_counter])
+def size_scaled(x, w):
+    n = x.size  # a Python int, as len(x) and x.shape[0]
+    h = x
+    for _k in range(2):
+        h = np.tanh(h * w * n)  # h starts as x: typed float64 here, it did not compile
+    return np.sum(h * np.size(w))
+
+
+@pytest.mark.parametrize("fn", [counter_in_loop, counter_through_helper, counter_into_outer, float_counter,
+                                size_scaled])
 def test_python_numbers_keep_float32(fn):
     rng = np.random.default_rng(11)
     x64, w64 = rng.uniform(-0.8, 0.8, 5), rng.uniform(-0.8, 0.8, 5)
