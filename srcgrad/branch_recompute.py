@@ -13,7 +13,7 @@ like ``if x[i] > 0: s += x[i] * x[i]`` taped ``x[i]`` twice per iteration.
 
 from __future__ import annotations
 
-from .ir import Block, Eqn, For, If, Var
+from .ir import Block, Eqn, For, If, Var, position
 
 
 def _tape():
@@ -77,7 +77,7 @@ class BranchRecompute:
         self._memo[key] = False
         if saver.rerun.reads_stale(stmt):
             return False
-        pos = _position(block, stmt)
+        pos = position(block, stmt)
         if saver._reads(saver.func.body, out) != saver._reads(Block(block.stmts[pos + 1:]), out):
             return False  # read elsewhere: outside the branch, or before this definition
         modified = saver._modified(loop)
@@ -95,17 +95,13 @@ class BranchRecompute:
         todo = self.planned.setdefault(id(block), [])
         if any(e.outs[0].name == stmt.outs[0].name for e in todo):
             return
-        pos = _position(block, stmt)
+        pos = position(block, stmt)
         modified = self.saver._modified(loop)
         for a in tape._all_uses(stmt):
             if isinstance(a, Var) and a.name in modified:
                 self._schedule(loop, block, _definition(block, pos, a.name))
         todo.append(Eqn(stmt.prim, stmt.ins, stmt.outs, dict(stmt.params), stmt.loc))
         self.order[id(todo[-1])] = pos
-
-
-def _position(block: Block, stmt) -> int:
-    return next(k for k, s in enumerate(block.stmts) if s is stmt)
 
 
 def _definition(block: Block, pos: int, name: str):

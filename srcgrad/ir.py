@@ -281,6 +281,11 @@ def written_names(stmts) -> set:
     return names
 
 
+def position(block: Block, stmt) -> int:
+    """Where ``stmt`` (the object itself) stands in ``block``'s top level."""
+    return next(k for k, s in enumerate(block.stmts) if s is stmt)
+
+
 def assigned_names(block: Block) -> set:
     names = set()
     for stmt in walk(block):

@@ -52,7 +52,9 @@ from .ir import (
     Var,
     While,
     all_blocks,
+    assigned_names,
     child_blocks,
+    position,
     stmt_defs,
     stmt_reads,
     var_names,
@@ -72,15 +74,16 @@ def rotate_tapes(func: Func) -> int:
             if isinstance(stmt, Eqn) and stmt.prim in _OPS:
                 ops.setdefault(stmt.ins[0].name, []).append((stmt, block))
     other = tapes_used_elsewhere(func, set(ops))
+    results = set(var_names(func.result_atoms()))
     moved = 0
     for tape, found in ops.items():
         if tape in other:
             continue
-        plan = _plan(func, parents, found)
+        plan = _plan(func, parents, found, results)
         if plan is None:
             continue
         pblock, push, qblock, pop = plan
-        first_def = pblock.stmts[_index(pblock, push) + 1]
+        first_def = pblock.stmts[position(pblock, push) + 1]
         pblock.stmts.remove(push)
         if pblock.stmts:  # printed under the last statement's line, not the first def's
             push.loc = pblock.stmts[-1].loc
@@ -89,19 +92,19 @@ def rotate_tapes(func: Func) -> int:
         if qblock.stmts:
             pop.loc = qblock.stmts[0].loc
         qblock.stmts.insert(0, pop)
-        _drop_placeholder(func, push.ins[1].name, pblock, first_def, qblock)
+        _drop_placeholder(func, push.ins[1].name, pblock, first_def, qblock, results)
         moved += 1
     return moved
 
 
-def _drop_placeholder(func: Func, name: str, pblock: Block, first_def, qblock: Block) -> None:
+def _drop_placeholder(func: Func, name: str, pblock: Block, first_def, qblock: Block, results: set) -> None:
     """Delete the ``zero_of`` placeholders of ``name`` that only the moved push read: when every
     read of ``name`` is in ``qblock`` (after its pop, now first) or in ``pblock`` from the body's
     first definition of ``name`` on (that definition not reading it)."""
-    start = _index(pblock, first_def)
+    start = position(pblock, first_def)
     allowed = {id(s) for s in walk(qblock)} | {id(s) for s in walk(Block(pblock.stmts[start + 1:]))}
     allowed |= {id(s) for b in child_blocks(first_def) for s in walk(b)}  # a for loop's body
-    if name in var_names(func.result_atoms()):
+    if name in results:
         return
     for stmt in walk(func.body):
         if id(stmt) not in allowed and name in stmt_reads(stmt):
@@ -122,15 +125,16 @@ def localise_resets(func: Func) -> int:
                 mentions[name] = mentions.get(name, 0) + 1
             if isinstance(stmt, Eqn) and stmt.prim == "zeros_like_any" and len(stmt.outs) == 1:
                 resets.setdefault(stmt.outs[0].name, []).append((stmt, block))
+    results = set(var_names(func.result_atoms()))
     moved = 0
     for name, zeroings in resets.items():
-        if name in var_names(func.result_atoms()):
+        if name in results:
             continue
         for stmt, block in zeroings:
             loop = _enclosing_loop(parents, block)
             if loop is None:
                 continue
-            after = Block(block.stmts[_index(block, stmt) + 1:])
+            after = Block(block.stmts[position(block, stmt) + 1:])
             if any(name in _mentioned(t) for t in walk(after)):
                 continue  # not the body's last word on x_bar
             inside = sum(1 for s in walk(block) if name in _mentioned(s))
@@ -172,15 +176,12 @@ def _same_shape_at(func: Func, loop, block: Block, first: int, source) -> bool:
     if name is None:
         return False
 
-    def defines(stmts, nested_only=False):
-        return any(v.name == name for s in stmts for t in walk(Block([s]))
-                   if not (nested_only and t is s) for v in stmt_defs(t))
-
-    if defines(block.stmts[first:]) or defines(block.stmts[:first], nested_only=True):
+    nested = [b for s in block.stmts[:first] for b in child_blocks(s)]
+    if name in assigned_names(Block(block.stmts[first:])) or any(name in assigned_names(b) for b in nested):
         return False
     if any(v.name == name for s in block.stmts[:first] for v in stmt_defs(s)):
         return True  # assigned at the body's top level before ``first``: every iteration
-    return not defines([loop])  # or not assigned in the loop at all
+    return name not in assigned_names(Block([loop]))  # or not assigned in the loop at all
 
 
 def _mentioned(stmt) -> set:
@@ -188,7 +189,7 @@ def _mentioned(stmt) -> set:
     return set(stmt_reads(stmt)) | {v.name for v in stmt_defs(stmt)}
 
 
-def _plan(func: Func, parents: dict, found: list):
+def _plan(func: Func, parents: dict, found: list, results: set):
     pushes = [(s, b) for s, b in found if s.prim == "tape_push"]
     pops = [(s, b) for s, b in found if s.prim == "tape_pop"]
     if not pushes or len(pushes) != len(pops):
@@ -211,17 +212,17 @@ def _plan(func: Func, parents: dict, found: list):
         return None
     first_push = pushes[0][0]
     last_pop = pops[-1][0]
-    k = _index(pblock, first_push)
+    k = position(pblock, first_push)
     loop = ploop[0]
     if isinstance(loop, For) and loop.var.name == name:
         return None
     before = Block(pblock.stmts[:k] + (loop.cond_block.stmts if isinstance(loop, While) else []))
-    if any(v.name == name for s in walk(before) for v in stmt_defs(s)):
+    if name in assigned_names(before):
         return None
-    j = _index(qblock, last_pop)
+    j = position(qblock, last_pop)
     if _reads(Block(qblock.stmts[j + 1:]), name):
         return None
-    if _read_after(func, parents, qloop, name):
+    if name in results or _read_after(parents, qloop, name):
         return None
     return pblock, first_push, qblock, last_pop
 
@@ -233,14 +234,12 @@ def _is_loop_body(entry, block) -> bool:
     return isinstance(stmt, (For, While)) and stmt.body is block
 
 
-def _read_after(func: Func, parents: dict, qloop, name: str) -> bool:
-    """Whether ``name`` is read by something that can run after the loop ``qloop`` (a parents
-    entry: the loop and the block holding it) has started, other than inside its own body."""
-    if name in var_names(func.result_atoms()):
-        return True
+def _read_after(parents: dict, qloop, name: str) -> bool:
+    """Whether a statement that can run after the loop ``qloop`` (a parents entry: the loop and
+    the block holding it) has started reads ``name``, other than inside the loop's own body."""
     stmt, block = qloop
     while True:
-        k = _index(block, stmt)
+        k = position(block, stmt)
         if _reads(Block(block.stmts[k + 1:]), name):
             return True
         up = parents.get(id(block))
@@ -277,5 +276,3 @@ def _parents(body: Block) -> dict:
     return out
 
 
-def _index(block: Block, stmt) -> int:
-    return next(i for i, s in enumerate(block.stmts) if s is stmt)

@@ -25,7 +25,20 @@ deletes tape operations.
 
 from __future__ import annotations
 
-from .ir import Block, Const, Eqn, Func, Var, all_blocks, stmt_defs, stmt_uses, unused_name, var_names, walk
+from .ir import (
+    Block,
+    Const,
+    Eqn,
+    Func,
+    Var,
+    all_blocks,
+    assigned_names,
+    stmt_defs,
+    stmt_uses,
+    unused_name,
+    var_names,
+    walk,
+)
 from .types import TupleType
 
 _OPS = ("tape_push", "tape_pop")
@@ -140,7 +153,7 @@ def _one_tuple(func: Func, tape: Var, pblock, qblock) -> None:
             stmts.append(stmt)
             continue
         value = stmt.ins[1]
-        if len(saved) < n - 1 and not _redefined(value.name, pblock.stmts[k + 1:last]):
+        if len(saved) < n - 1 and value.name not in assigned_names(Block(pblock.stmts[k + 1:last])):
             saved.append(value)  # still this value when the tuple is built: no copy
             continue
         if len(saved) < n - 1:
@@ -167,11 +180,6 @@ def _one_tuple(func: Func, tape: Var, pblock, qblock) -> None:
         k -= 1
         stmts.append(Eqn("getitem", (popped, Const(k)), stmt.outs, {"index": (Const(k),)}, stmt.loc))
     qblock.stmts = stmts
-
-
-def _redefined(name: str, stmts: list) -> bool:
-    """Whether one of ``stmts`` (or a statement nested in them) assigns ``name``."""
-    return any(v.name == name for st in walk(Block(stmts)) for v in stmt_defs(st))
 
 
 def tapes_used_elsewhere(func: Func, tapes) -> set:
