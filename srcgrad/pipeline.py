@@ -18,6 +18,7 @@ from .fused_chains import fuse_chains
 from .increments import hoist_accumulators
 from .ir import Eqn, Func, format_func, walk
 from .known_zero import propagate_zeros
+from .linear_hoist import hoist_linear_maps
 from .liveness import prune
 from .local_cse import local_cse
 from .loop_carried import localise_resets, rotate_tapes
@@ -121,6 +122,8 @@ def build(transform, arg_types: list, preamble: list) -> Built:
         prune(gen)
         reuse_shape_sources(gen)  # shape-only uses off dead primal values (before dce)
         dce(gen)
+        if hoist_linear_maps(gen):  # a per-point linear map applied once to the sum (linear_hoist.py)
+            infer_types(gen, arg_types)
         hoist_accumulators(gen)
         infer_types(gen, arg_types)
         if order_loops(gen):
