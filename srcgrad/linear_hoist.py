@@ -89,19 +89,18 @@ def hoist_linear_maps(func: Func) -> int:
     """Apply the rewrite to every qualifying reversed loop of ``func``, in place; how many."""
     _drop_copy_backs(func.body)  # ``t = v_bar; v_bar = t`` in loop bodies: a second definition
     done = 0
-    fors = [s for s in walk(func.body) if isinstance(s, For)]
-    seen_fwd: dict = {}
+    fors = [s for s in walk(func.body) if isinstance(s, For) and s.loc is not None]
+    copies: dict = {}
+    for loop in fors:
+        copies.setdefault((loop.loc, loop.var.name), []).append(loop)
     moved: set = set()  # loops inside a rewritten one
     for loop in fors:
-        if loop.loc is None:
+        # the forward sweep's copy of a loop comes first, the reversed one after; a loop that
+        # appears more often (a helper inlined twice, checkpointed segments) is left alone
+        same = copies[(loop.loc, loop.var.name)]
+        if len(same) != 2 or same[1] is not loop or id(loop) in moved:
             continue
-        key = (loop.loc, loop.var.name)
-        if key not in seen_fwd:
-            seen_fwd[key] = loop  # the first copy of a loop is the forward sweep's
-            continue
-        if id(loop) in moved or seen_fwd[key] is loop:
-            continue
-        if _Rewrite(func, seen_fwd[key], loop).run():
+        if _Rewrite(func, same[0], loop).run():
             done += 1
             moved.update(id(s) for s in walk(loop.body))
     return done
