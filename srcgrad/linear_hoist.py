@@ -81,6 +81,7 @@ from .types import ArrayType
 
 _PURE = (CSE_PRIMS - {"unbroadcast"}) | {"getitem", "copy", "shape", "len", "tuple", "range_last", "floordiv",
                                          "mod", "to_int", "pos"}
+_HOISTABLE = {"add", "sub", "mul", "neg", "copy", "maximum", "minimum", "range_last"}
 _ALLOC = {"zeros", "zeros_like", "zeros_like_any"}
 _LINEAR = {"copy", "neg", "mul", "truediv", "add", "sub"}
 
@@ -170,7 +171,7 @@ def _primal_invariants(loop: For, written: set) -> set | None:
     """Variables of the forward loop ``loop`` whose value at each place in its body is the same
     in every iteration; None when its control flow is not a plain nest of loops and branches."""
     items = _chains(loop.body)
-    assigned = set()
+    assigned = {loop.var.name}  # (changes every iteration: whatever depends on it is not invariant)
     for stmt, _ in items:
         if isinstance(stmt, (While, Break, Continue)):
             return None
@@ -630,8 +631,8 @@ class _Rewrite:
         defs = self.inv.defs.get(a.name)
         if not defs:
             return a  # not assigned in the loop: its value there is its value before it
-        if len(defs) != 1 or not isinstance(defs[0], Eqn) or defs[0].prim not in _PURE or defs[0].prim == "getitem":
-            return None
+        if len(defs) != 1 or not isinstance(defs[0], Eqn) or defs[0].prim not in _HOISTABLE:
+            return None  # (evaluated before the loop even when it runs no iteration: nothing that can raise)
         d = defs[0]
         if not _dominates(self.chain[id(d)], self.chain[id(at)]):
             return None
