@@ -592,6 +592,10 @@ class _Saver:
             target = next(m for m, st, _ in self.rev.markers if st is anchor)
             self.replacements[id(target)] = self.replacements.get(id(target), []) + [eqn]
         self.splice(self.adjoint)
+        # values recomputed in mirror branches first: they may read values recomputed for an
+        # enclosing loop, which the renamings below must reach (else they read the forward
+        # sweep's last value: a wrong gradient, found by fuzzing)
+        self.branches.insert(self.rev, self.names)
         for loop, _stmt, _anchor, eqn in self.late:
             new = Var(self.names.fresh(f"{eqn.outs[0].name}_r"))
             _substitute(self.rev.rev_loops[id(loop)], {eqn.outs[0].name: new})
@@ -605,7 +609,6 @@ class _Saver:
             _substitute(body, mapping)
             for e in eqns:
                 e.outs = (mapping[e.outs[0].name],)
-        self.branches.insert(self.rev, self.names)
         self.rerun.insert(self.rev, self)
         self.func.body.stmts[:0] = self.prelude
 
