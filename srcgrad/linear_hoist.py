@@ -94,16 +94,16 @@ def hoist_linear_maps(func: Func) -> int:
     copies: dict = {}
     for loop in fors:
         copies.setdefault((loop.loc, loop.var.name), []).append(loop)
-    moved: set = set()  # loops inside a rewritten one
-    for loop in fors:
+    rewritten: set = set()
+    for loop in reversed(fors):  # inner loops first: the sums then have one row per visit of B
         # the forward sweep's copy of a loop comes first, the reversed one after; a loop that
         # appears more often (a helper inlined twice, checkpointed segments) is left alone
         same = copies[(loop.loc, loop.var.name)]
-        if len(same) != 2 or same[1] is not loop or id(loop) in moved:
+        if len(same) != 2 or same[1] is not loop or any(id(s) in rewritten for s in walk(loop.body)):
             continue
         if _Rewrite(func, same[0], loop).run():
             done += 1
-            moved.update(id(s) for s in walk(loop.body))
+            rewritten.add(id(loop))
     return done
 
 

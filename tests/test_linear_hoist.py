@@ -172,6 +172,34 @@ def bound_divided_by_points(m, lmat, x):
     return total
 
 
+def repeated_sweeps(m, lmat, x):
+    """Two sweeps over the points: the rewrite goes to the loop over the points (sums of K
+    rows), not to the outer loop (n·K rows)."""
+    n = x.shape[0]
+    d = x.shape[1]
+    kk = m.shape[0]
+    xc = np.zeros(d)
+    y = np.zeros(d)
+    total = 0.0
+    for sweep in range(2):
+        for i in range(n):
+            for k in range(kk):
+                for j in range(d):
+                    xc[j] = x[i, j] - m[k, j]
+                for j in range(d):
+                    y[j] = lmat[k, j] * xc[j]
+                idx = d
+                for col in range(d):
+                    for row in range(col + 1, d):
+                        y[row] = y[row] + lmat[k, idx] * xc[col]
+                        idx += 1
+                s = 0.0
+                for j in range(d):
+                    s += y[j] * y[j]
+                total += np.log(1.0 + s) * (sweep + 1.0)
+    return total
+
+
 def dense_map(m, a, x):
     """A dense d×d map shared by all points, nested deeper: sum_i tanh-energy of A (x_i - m)."""
     n = x.shape[0]
@@ -206,7 +234,8 @@ def _source(f, *args, argnums=(0, 1)):
 
 @pytest.mark.parametrize("backend", ["python", "cpu"])
 @pytest.mark.parametrize("f", [tri_energy, tri_energy_scaled, tri_energy_counter, tri_energy_carried,
-                               coef_branch_on_point, bound_divided_by_points], ids=lambda f: f.__name__)
+                               coef_branch_on_point, bound_divided_by_points, repeated_sweeps],
+                         ids=lambda f: f.__name__)
 def test_gradient_matches_finite_differences(f, backend):
     args = _inputs()
     check_grad(f, *args, argnums=(0, 1), backend=backend, directions=4)
@@ -226,6 +255,8 @@ def test_where_it_applies():
     assert "is_last" in _source(tri_energy, *args)
     # the sum over the points feeds the map: L_kᵀ is applied to it, once
     assert "y_bar_sum" in _source(tri_energy, *args)
+    text = _source(repeated_sweeps, *args)
+    assert "is_last" in text and "i_last" in text and "sweep_last" not in text
     # (the last: its inner bound would be computed before the loop, and a division may raise)
     for f in (tri_energy_scaled, tri_energy_counter, tri_energy_carried, coef_branch_on_point,
               bound_divided_by_points):
