@@ -50,17 +50,17 @@ class BranchRecompute:
     def eqns(self) -> list:
         return [e for todo in self.planned.values() for e in todo]
 
-    def insert(self, rev, names) -> None:
-        """Put the planned statements at the top of each mirror branch, under fresh names."""
-        from .passes import _substitute
-
+    def insert(self, rev, names) -> list:
+        """Put the planned statements at the top of each mirror branch; return, for each mirror,
+        (the mirror, old name -> fresh Var, the statements): the caller renames (tape.py), once
+        every recomputation is in place."""
+        renames = []
         for block_id, todo in self.planned.items():
             mirror = rev.rev_branches[block_id]
             mapping = {e.outs[0].name: Var(names.fresh(f"{e.outs[0].name}_r")) for e in todo}
             mirror.stmts[:0] = sorted(todo, key=lambda e: self.order[id(e)])
-            _substitute(mirror, mapping)
-            for e in todo:
-                e.outs = (mapping[e.outs[0].name],)
+            renames.append((mirror, mapping, todo))
+        return renames
 
     # -----------------------------------------------------------------------------------------
 

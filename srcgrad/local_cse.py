@@ -70,7 +70,10 @@ def local_cse(func: Func) -> int:
     defs: Counter = Counter(p.name for p in func.params)
     for stmt in func.body.stmts:
         uses += _reads_deep(stmt)
-        defs.update(_defs_deep(stmt))
+    for stmt in walk(func.body):  # every assignment counts (sc = x[i]; sc = sc * 0.5 + x[i]:
+        defs.update(v.name for v in stmt_defs(stmt))  # twice, so x[i] is not read from sc)
+        if getattr(stmt, "counter", None) is not None:
+            defs[stmt.counter.name] += 1
     fixed = {a.name for a in func.result_atoms() if isinstance(a, Var)} | {p.name for p in func.params}
     mapping: dict = {}
     removed = _block(func.body, func, uses, defs, fixed, mapping, top=True)

@@ -592,21 +592,26 @@ class _Saver:
             target = next(m for m, st, _ in self.rev.markers if st is anchor)
             self.replacements[id(target)] = self.replacements.get(id(target), []) + [eqn]
         self.splice(self.adjoint)
-        # values recomputed in mirror branches first: they may read values recomputed for an
-        # enclosing loop, which the renamings below must reach (else they read the forward
-        # sweep's last value: a wrong gradient, found by fuzzing)
-        self.branches.insert(self.rev, self.names)
+        # Recomputed values get fresh names in the scope they are recomputed for (a reversed
+        # loop body, a mirror branch). Scopes nest both ways (a branch in a loop, a loop in a
+        # branch), so every recomputation is inserted first and every renaming applied after:
+        # each then reaches the recomputations the others put inside its scope (else they read
+        # the forward sweep's last value: wrong gradients, found by fuzzing).
+        renames = []  # (scope, {old name: new Var}, the Eqns defining the old names)
         for loop, _stmt, _anchor, eqn in self.late:
             new = Var(self.names.fresh(f"{eqn.outs[0].name}_r"))
-            _substitute(self.rev.rev_loops[id(loop)], {eqn.outs[0].name: new})
-            eqn.outs = (new,)
+            renames.append((self.rev.rev_loops[id(loop)], {eqn.outs[0].name: new}, [eqn]))
         for loop_id, eqns in self.recomputed.items():
             # fresh names inside the reversed body: the forward values become dead (dce)
             body = self.rev.rev_loops[loop_id]
             mapping = {e.outs[0].name: Var(self.names.fresh(f"{e.outs[0].name}_r"))
                        for e in eqns}
             body.stmts[:0] = sorted(eqns, key=lambda e: self.recompute_order[id(e)])
-            _substitute(body, mapping)
+            renames.append((body, mapping, eqns))
+        renames += self.branches.insert(self.rev, self.names)
+        for scope, mapping, _eqns in renames:
+            _substitute(scope, mapping)
+        for _scope, mapping, eqns in renames:
             for e in eqns:
                 e.outs = (mapping[e.outs[0].name],)
         self.rerun.insert(self.rev, self)
