@@ -70,13 +70,15 @@ from .ir import (
     While,
     child_blocks,
     index_atoms,
+    position,
     stmt_defs,
     stmt_reads,
     unused_name,
     walk,
 )
+from .loop_carried import _parents
 from .loop_order import _drop_copy_backs
-from .passes import CSE_PRIMS, INPLACE_PRIMS, _closure, _view_links
+from .passes import CSE_PRIMS, _closure, _view_links, _written_arrays
 from .types import ArrayType
 
 _PURE = (CSE_PRIMS - {"unbroadcast"}) | {"getitem", "copy", "shape", "len", "tuple", "range_last", "floordiv",
@@ -152,16 +154,6 @@ def _names(atoms) -> list:
     return [a.name for a in atoms if isinstance(a, Var)]
 
 
-def _written(func: Func, blocks) -> set:
-    names = set()
-    for block in blocks:
-        for stmt in walk(block):
-            if isinstance(stmt, Store):
-                names.add(stmt.target.name)
-            elif isinstance(stmt, Eqn) and (stmt.prim in INPLACE_PRIMS or stmt.prim.startswith("tape_")):
-                names.update(_names(stmt.ins[:1]))
-    return _closure(names, _view_links(func))
-
 
 # ---------------------------------------------------------------------------------------------
 # invariance
@@ -195,8 +187,7 @@ def _primal_invariants(loop: For, written: set) -> set | None:
                     stmt.prim == "getitem" and stmt.ins[0].name in written):
                 bad.update(o.name for o in stmt.outs)
             for o in stmt.outs:
-                deps.setdefault(o.name, set()).update(_names(stmt.ins) + _names(context)
-                                                      + list(stmt_reads(stmt)))
+                deps.setdefault(o.name, set()).update(_names(context) + stmt_reads(stmt))
         elif isinstance(stmt, For):
             deps.setdefault(stmt.var.name, set()).update(_names([stmt.start, stmt.stop, stmt.step] + context))
         if isinstance(stmt, Store) and stmt.target.name in write_only:
@@ -218,11 +209,10 @@ def _primal_invariants(loop: For, written: set) -> set | None:
 class _Invariance:
     """Which atoms of the reversed loop are the same in every one of its iterations."""
 
-    def __init__(self, loop: For, fwd_assigned: set, primal_inv: set, written: set):
-        self.loop = loop
+    def __init__(self, loop: For, items: list, fwd_assigned: set, primal_inv: set, written: set):
+        self.loop, self.items = loop, items  # items: _chains(loop.body)
         self.fwd_assigned, self.primal_inv, self.written = fwd_assigned, primal_inv, written
-        self.items = _chains(loop.body)
-        self.chain = {id(s): c for s, c in self.items}
+        self.chain = {id(s): c for s, c in items}
         self.defs: dict = {}
         for stmt, _ in self.items:
             for v in stmt_defs(stmt):
@@ -297,17 +287,18 @@ class _Rewrite:
         items = _chains(rev.body)
         if any(isinstance(s, (Break, Continue, While)) for s, _ in items):
             return False
-        written = _written(self.func, [self.fwd.body, rev.body])
+        # (list tapes are read only by tape_pop, never invariant: their pushes need not count)
+        written = _written_arrays(self.func, [self.fwd.body, rev.body])
         primal_inv = _primal_invariants(self.fwd, written)
         if primal_inv is None:
             return False
         fwd_assigned = {v.name for s in walk(self.fwd.body) for v in stmt_defs(s)}
-        self.inv = _Invariance(rev, fwd_assigned, primal_inv, written)
-        self.items = items
-        self.chain = {id(s): c for s, c in items}
+        self.inv = _Invariance(rev, items, fwd_assigned, primal_inv, written)
+        self.items, self.chain = items, self.inv.chain
+        candidates = self._arrays()
         bad_seeds: set = set()
         for _ in range(8):
-            if not self._find_linear_part(bad_seeds):
+            if not self._find_linear_part(candidates, bad_seeds):
                 return False
             placed = self._place()
             if placed is True:
@@ -367,10 +358,10 @@ class _Rewrite:
                 seeds.add(name)
         return scratch, targets, seeds
 
-    def _find_linear_part(self, bad_seeds: set) -> bool:
+    def _find_linear_part(self, candidates: tuple, bad_seeds: set) -> bool:
         types = self.func.types
-        scratch, targets, seed_arrays = self._arrays()
-        seed_arrays -= bad_seeds
+        scratch, targets, seed_arrays = candidates
+        seed_arrays = seed_arrays - bad_seeds
         single = {n for n, d in self.defs_all.items() if len(d) == 1}
         banned: set = set()
         bad_targets: set = set()
@@ -489,10 +480,13 @@ class _Rewrite:
         if max(len(c) for c in chains) - level < 3:
             return False  # the linear part is not two loops deep below B: not worth a snapshot
         used_seeds = {}  # seed var -> getitem statement, for seeds P reads
+        depth: dict = {}  # seed array -> how deep below B the P statements reading it sit
         for stmt in self.part:
             for n in stmt_reads(stmt):
                 if n in self.seed_vars:
-                    used_seeds[n] = self.seed_vars[n]
+                    used_seeds[n] = get = self.seed_vars[n]
+                    name = get.ins[0].name
+                    depth[name] = max(depth.get(name, 0), len(self.chain[id(stmt)]) - level)
         if any(id(get) not in self.chain for get in used_seeds.values()):
             return False
         positions = [c[level][1] for c in chains]
@@ -505,12 +499,6 @@ class _Rewrite:
         self.seed_arrays = sorted({g.ins[0].name for g in used_seeds.values()})
         # a seed is worth its snapshot (its length, per visit of B) when P reads it two loops
         # below B; it must also keep, until P reads it, the value the snapshot took
-        depth: dict = {}  # seed array -> how deep below B the P statements reading it sit
-        for stmt in self.part:
-            for n in stmt_reads(stmt):
-                if n in self.seed_vars:
-                    name = self.seed_vars[n].ins[0].name
-                    depth[name] = max(depth.get(name, 0), len(self.chain[id(stmt)]) - level)
         shallow = {name for name in self.seed_arrays if depth.get(name, 0) < 3}
         if shallow:  # (dropping them may move B and the snapshot: check stability after)
             return shallow
@@ -536,24 +524,10 @@ class _Rewrite:
                 return False
             if not writes:
                 continue
-            if zeroed or not self._is_reset_loop(stmt, name, writes, reads):
+            if zeroed or not _reset_loop(stmt, name):
                 return False
             zeroed = True
         return True
-
-    def _is_reset_loop(self, stmt, name, writes, reads) -> bool:
-        """``for j ...: t = s[j]; ...; s[j] = 0.0`` and no other access to ``s`` inside."""
-        if not isinstance(stmt, For) or len(writes) != 1 or len(reads) != 1:
-            return False
-        j = stmt.var.name
-        body = stmt.body.stmts
-        get, put = reads[0], writes[0]
-        at_get, at_put = _at(body, get), _at(body, put)
-        if at_get is None or at_put is None or at_get > at_put:
-            return False
-        same = _names(get.params.get("index", ())) == [j] and list(index_atoms(put.index)) == [Var(j)]
-        zero = put.op is None and isinstance(put.value, Const) and put.value.value == 0.0
-        return same and zero and j not in {v.name for s in walk(stmt.body) for v in stmt_defs(s)}
 
     def _scratch_drained(self) -> bool:
         """Each scratch array is zero again at the end of every visit of B: a loop over its whole
@@ -570,17 +544,7 @@ class _Rewrite:
         return True
 
     def _drains(self, loop: For, name: str) -> bool:
-        body = loop.body.stmts
-        gets = [s for s in body if isinstance(s, Eqn) and s.prim == "getitem" and s.ins[0].name == name]
-        puts = [s for s in body if isinstance(s, Store) and s.target.name == name]
-        inner = [s for s in walk(loop.body) if name in stmt_reads(s)]
-        if len(gets) != 1 or len(puts) != 1 or len(inner) != 2:
-            return False
-        j = Var(loop.var.name)
-        get, put = gets[0], puts[0]
-        if (tuple(get.params.get("index", ())) != (j,) or put.index != (j,) or put.op is not None
-                or not (isinstance(put.value, Const) and put.value.value == 0.0)
-                or _at(body, get) > _at(body, put)):
+        if not _reset_loop(loop, name):
             return False
         length = self._length(name)
         if length is None:
@@ -741,7 +705,8 @@ class _Rewrite:
             self._guard_run(blk, run, is_last, pos, accs)
         self.block.stmts[self.start:self.start] = snap
         rev.body.stmts[:0] = head
-        parent, k = self._parent_of(rev)
+        _, parent = _parents(func.body)[id(rev.body)]
+        k = position(parent, rev)
         parent.stmts[k:k] = pre
         _lift_guards(rev.body, is_last)
 
@@ -762,15 +727,6 @@ class _Rewrite:
         keep = [s for k, s in enumerate(blk.stmts) if k not in run or k == run[-1]]
         blk.stmts[:] = [guard if s is blk.stmts[run[-1]] else s for s in keep]
 
-    def _parent_of(self, loop):
-        for stmt in [None, *walk(self.func.body)]:
-            blocks = [self.func.body] if stmt is None else child_blocks(stmt)
-            for blk in blocks:
-                for k, s in enumerate(blk.stmts):
-                    if s is loop:
-                        return blk, k
-        raise AssertionError("loop not found")
-
 
 def _fixed_in_loop(a, chain) -> bool:
     """``a`` is a constant or the variable of a loop around this place that its body never
@@ -782,8 +738,22 @@ def _fixed_in_loop(a, chain) -> bool:
                for anc in _ancestors(chain))
 
 
-def _at(stmts, stmt):
-    return next((k for k, s in enumerate(stmts) if s is stmt), None)
+def _reset_loop(loop, name: str) -> bool:
+    """``for j ...: t = a[j]; ...; a[j] = 0.0`` (both at the top of the body, in that order),
+    no other access to ``a`` in the loop, ``j`` not reassigned in it: each element read, then
+    zeroed, in the same iteration."""
+    if not isinstance(loop, For):
+        return False
+    body, j = loop.body.stmts, loop.var
+    touching = [s for s in walk(loop.body) if name in stmt_reads(s)]
+    if len(touching) != 2 or not all(any(s is t for s in body) for t in touching):
+        return False
+    get, put = touching  # (walk order is body order at the top level)
+    return (isinstance(get, Eqn) and get.prim == "getitem" and get.ins[0].name == name
+            and tuple(get.params.get("index", ())) == (j,)
+            and isinstance(put, Store) and put.target.name == name and put.index == (j,)
+            and put.op is None and isinstance(put.value, Const) and put.value.value == 0.0
+            and j.name not in {v.name for s in walk(loop.body) for v in stmt_defs(s)})
 
 
 def _substitute(stmt, mapping: dict):
@@ -816,19 +786,20 @@ def _lift_guards(block: Block, cond: Var):
     block.stmts[:] = merged
 
 
-def _scalar_index(eqn: Eqn, types) -> bool:
-    index = eqn.params.get("index", ())
-    t = types.get(eqn.ins[0].name)
+def _element(types, array: str, index) -> bool:
+    """``array[index]`` names one element: an integer (or constant) per dimension."""
+    t = types.get(array)
     return (isinstance(t, ArrayType) and len(index) == t.ndim
             and all(not isinstance(i, Slice) and (not isinstance(i, Var) or _is_int_scalar(types, i.name))
                     for i in index))
 
 
+def _scalar_index(eqn: Eqn, types) -> bool:
+    return _element(types, eqn.ins[0].name, eqn.params.get("index", ()))
+
+
 def _scalar_store(store: Store, types) -> bool:
-    t = types.get(store.target.name)
-    return (isinstance(t, ArrayType) and len(store.index) == t.ndim
-            and all(not isinstance(i, Slice) and (not isinstance(i, Var) or _is_int_scalar(types, i.name))
-                    for i in store.index)
+    return (_element(types, store.target.name, store.index)
             and (not isinstance(store.value, Var) or _is_float_scalar(types, store.value.name)))
 
 

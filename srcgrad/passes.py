@@ -265,10 +265,11 @@ def _closure(names: set, links: dict) -> set:
     return out
 
 
-def _written_arrays(func: Func) -> set:
-    """Arrays written in place (stores, ``iadd``) and every array sharing memory with one."""
+def _written_arrays(func: Func, blocks=None) -> set:
+    """Arrays written in place (stores, ``iadd``) in ``func`` (or only in ``blocks``) and every
+    array sharing memory with one."""
     written = set()
-    for stmt in walk(func.body):
+    for stmt in (s for block in (blocks or [func.body]) for s in walk(block)):
         if isinstance(stmt, Store):
             written.add(stmt.target.name)
         elif isinstance(stmt, Eqn) and stmt.prim in INPLACE_PRIMS:
