@@ -1,0 +1,406 @@
+"""Recompute each iteration of a loop whose iterations are independent right before its adjoint.
+
+The adjoint of a loop normally runs in two sweeps: the forward sweep runs every iteration and
+saves on tapes what the adjoint will need (values about to be overwritten, rows of scratch
+arrays), then the reversed loop pops them back.  For ADBench's GMM (a loop over 10⁴ data points,
+each computing ``Qxc = Q_k (x_i - mu_k)`` for every component ``k``) the tapes hold ``n·K·d``
+doubles, 20 MB written in one sweep and read back in the other, while the hand-written adjoint
+computes each point's forward values and adjoint in one pass, with nothing leaving the cache.
+
+When no iteration reads anything an earlier iteration wrote, the forward sweep's values of
+iteration ``i`` can be recomputed just before the reversed loop handles ``i``: this pass puts a
+copy of the forward body (its tape pushes included) at the top of the reversed body and deletes
+the forward loop::
+
+    for i in range(n):            # deleted                for i in range(n - 1, -1, -1):
+        F(i)   # pushes                                         F(i)   # pushes, then
+    ...                                             ->          R(i)   # pops the same values
+    for i in range(n - 1, -1, -1):
+        R(i)   # pops
+
+Each reversed iteration then pops exactly what its own copy pushed (the reversed body mirrors the
+forward one), so the tapes hold one iteration's values and stay in cache.  The reversed loop
+keeps its order, so the adjoint's own state (accumulated cotangents) evolves as before.
+
+What is checked (anything else leaves the loop alone):
+
+* the loops: the forward loop and its reversed twin stand in the function's top-level block
+  (their (line, variable) pair occurs exactly twice in the function); neither holds a
+  ``while``, ``break`` or ``continue``;
+* the tapes: arrays allocated before the forward loop, stored into at a counter position only in
+  its body and read only in the reversed body, with counters set to 0 before the forward loop and
+  changed only by ``+ 1`` in the forward body and ``- 1`` in the reversed one; list tapes pushed
+  only in the forward body and popped only in the reversed one;
+* independence: in the copy (after dropping what neither the reversed body nor the tapes need,
+  e.g. an accumulator such as the objective's sum), every read of a variable or array that the
+  copy or the reversed body writes is of a value written earlier in the same iteration: a
+  variable assigned unconditionally before the read (or a loop variable around it), an array
+  filled completely before the read (a loop ``for j in range(0, n, 1): a[j] = ...`` over its
+  whole length, or two nested ones for a 2-D array).  The only exception is a value read just to
+  be pushed on a tape (the old value of an element about to be overwritten): its restored value
+  is read by nothing in the reversed body that the copy has not written first;
+* nothing else sees the difference: what the copy reads and neither loop writes is not written
+  between the two loops; no variable or array the forward loop writes is read after it except by
+  the reversed loop (so deleting it changes nothing else), and none written between the loops is
+  read by the reversed body before it writes it.
+
+The result is the same arithmetic in the same order; only the memory holding the tapes changes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from .ir import (
+    Block,
+    Break,
+    Const,
+    Continue,
+    Eqn,
+    For,
+    Func,
+    Store,
+    Var,
+    While,
+    assigned_names,
+    child_blocks,
+    stmt_reads,
+    walk,
+    written_names,
+)
+from .linear_hoist import _chains, _covered
+from .passes import _closure, _mark, _sweep, _view_links
+from .types import ArrayType
+
+# Statements reading an array only for its shape or type: they see the same array whatever its contents.
+_SHAPE_ONLY = {"shape", "len", "zeros_like", "zeros_like_any", "empty_like"}
+_ALLOC = {"zeros", "empty"}
+
+
+def fuse_iterations(func: Func, primal: Func) -> int:
+    """Apply the rewrite to every qualifying loop of ``func`` (the generated function built
+    from ``primal``), in place; how many."""
+    copies, originals = _top_loops(func), _top_loops(primal)
+    done = 0
+    for key, same in copies.items():
+        if len(same) == 2 and len(originals.get(key, ())) == 1 and _independent_primal(primal, originals[key][0]) \
+                and _Fusion(func, *same).run():
+            done += 1
+    return done
+
+
+def _top_loops(func: Func) -> dict:
+    """(loc, var) -> the loops with them, when all stand in the function's top-level block."""
+    out: dict = {}
+    for loop in walk(func.body):
+        if isinstance(loop, For) and loop.loc is not None:
+            out.setdefault((loop.loc, loop.var.name), []).append(loop)
+    top = {id(s) for s in func.body.stmts}
+    return {key: loops for key, loops in out.items() if all(id(s) in top for s in loops)}
+
+
+def _independent_primal(primal: Func, loop: For) -> bool:
+    """Every read in the user's loop body of something the body writes reads a value written
+    earlier in the same iteration, sums ``s += ...`` read only by their own additions aside.
+
+    Checked on the primal because the generated forward loop has lost the statements whose
+    values only the adjoint's own recomputations use (the terms of the objective's sum), while
+    the reversed loop still reads what they read."""
+    if any(isinstance(s, (While, Break, Continue)) for s in walk(loop.body)):
+        return False
+    written = written_names(loop.body.stmts)  # (the loop's variable is set by the loop itself)
+    sums = _sums(loop.body)
+    for stmt, chain in _chains(loop.body):
+        for name in _reads(stmt):
+            if name not in written or name in sums:
+                continue
+            t = primal.types.get(name)
+            array = isinstance(t, ArrayType) and t.ndim > 0
+            if not (_filled(primal, name, chain) if array else _covered(name, chain)):
+                return False
+    return True
+
+
+def _sums(body: Block) -> set:
+    """Variables the body reads only in ``t = v + e`` / ``t = v - e`` with ``t`` read only by
+    ``v = t``, and assigns only that way: what one iteration adds, the next does not read."""
+    stmts = list(walk(body))
+    reads: dict = {}
+    for s in stmts:
+        for n in stmt_reads(s):
+            reads.setdefault(n, []).append(s)
+    out = set()
+    for s in stmts:
+        if not (isinstance(s, Eqn) and s.prim == "copy" and isinstance(s.ins[0], Var)):
+            continue
+        v, t = s.outs[0].name, s.ins[0].name
+        defs_t = [x for x in stmts if isinstance(x, Eqn) and any(o.name == t for o in x.outs)]
+        if len(defs_t) != 1 or reads.get(t, []) != [s]:
+            continue
+        add = defs_t[0]
+        if not (add.prim == "add" and Var(v) in add.ins) and not (add.prim == "sub" and add.ins[0] == Var(v)):
+            continue
+        out.add(v)
+    for v in list(out):  # every read an addition of this kind, every assignment its copy back
+        adds = [x for x in stmts if isinstance(x, Eqn) and x.prim in ("add", "sub") and Var(v) in x.ins]
+        copies = [x for x in stmts if isinstance(x, Eqn) and any(o.name == v for o in x.outs)]
+        ok = all(r in adds for r in reads.get(v, [])) and all(
+            c.prim == "copy" and isinstance(c.ins[0], Var) and any(c.ins[0] in a.outs for a in adds) for c in copies)
+        ok = ok and all(a.ins.count(Var(v)) == 1 and (a.prim == "add" or a.ins[0] == Var(v)) and
+                        len(reads.get(a.outs[0].name, [])) == 1 for a in adds)
+        if not ok:
+            out.discard(v)
+    return out
+
+
+def _index(block: Block, stmt) -> int:
+    return next(k for k, s in enumerate(block.stmts) if s is stmt)
+
+
+def _reads(stmt, rebound=frozenset()) -> list:
+    """Names ``stmt`` reads directly: a plain store does not read its target, and a statement
+    that only looks at an array's shape does not read the array, unless ``rebound`` names it
+    (a loop that allocates the array anew may change its shape)."""
+    if isinstance(stmt, Eqn) and stmt.prim in _SHAPE_ONLY:
+        return [n for n in stmt_reads(stmt) if n in rebound]
+    names = stmt_reads(stmt)
+    if isinstance(stmt, Store) and stmt.op is None:
+        names.remove(stmt.target.name)
+    return names
+
+
+def _exposed(stmts: list, names: set, rebound=frozenset()) -> set:
+    """Those of ``names`` that ``stmts`` read before assigning them (loop variables count as
+    assigned inside their loop)."""
+    live, out = set(names), set()
+    for s in stmts:
+        out |= live & set(_reads(s, rebound))
+        for child in child_blocks(s):
+            inner = live - {s.var.name} if isinstance(s, For) else live
+            out |= _exposed(child.stmts, inner, rebound)
+        if isinstance(s, Eqn):
+            live -= {o.name for o in s.outs}
+    return out
+
+
+class _Fusion:
+    def __init__(self, func: Func, fwd: For, rev: For):
+        self.func, self.fwd, self.rev = func, fwd, rev
+        body = func.body.stmts
+        self.a, self.b = _index(func.body, fwd), _index(func.body, rev)
+        self.before, self.between, self.after = body[:self.a], body[self.a + 1:self.b], body[self.b + 1:]
+
+    def run(self) -> bool:
+        if self.a > self.b or any(isinstance(s, (While, Break, Continue)) or (
+                isinstance(s, Eqn) and s.prim in ("restore", "restore_item"))
+                for loop in (self.fwd, self.rev) for s in walk(loop.body)):
+            return False
+        if not self._find_tapes():
+            return False
+        copied = Block(copy.deepcopy(self.fwd.body.stmts))
+        # the whole forward body is checked: the reversed body mirrors its reads, also those of
+        # statements the copy then drops (a sum's terms read from a scratch array)
+        if not self._independent(copied):
+            return False
+        self._prune(copied)
+        if not self._unobserved(copied):
+            return False
+        self.rev.body.stmts[:0] = copied.stmts
+        del self.func.body.stmts[self.a]
+        return True
+
+    # -----------------------------------------------------------------------------------------
+    # tapes
+
+    def _find_tapes(self) -> bool:
+        fwd_stmts, rev_stmts = list(walk(self.fwd.body)), list(walk(self.rev.body))
+        fwd_ids, rev_ids = {id(s) for s in fwd_stmts}, {id(s) for s in rev_stmts}
+        before_ids = {id(s) for s in walk(Block(self.before))}
+        top_before = {id(s) for s in self.before}
+        everything = list(walk(self.func.body))
+
+        def region(s):
+            return "fwd" if id(s) in fwd_ids else "rev" if id(s) in rev_ids else (
+                "before" if id(s) in before_ids else "other")
+
+        counters = {s.outs[0].name for s in fwd_stmts if isinstance(s, Eqn) and s.prim == "add"
+                    and s.ins == (s.outs[0], Const(1))}
+        for s in everything:
+            for v in (o.name for o in (s.outs if isinstance(s, Eqn) else ())):
+                if v not in counters:
+                    continue
+                ok = {"fwd": s.prim == "add" and s.ins == (Var(v), Const(1)),
+                      "rev": s.prim == "sub" and s.ins == (Var(v), Const(1)),
+                      "before": s.prim == "copy" and s.ins == (Const(0),) and id(s) in top_before}.get(region(s), False)
+                if not ok:
+                    counters.discard(v)
+            if isinstance(s, For) and s.var.name in counters:
+                counters.discard(s.var.name)
+        for s in everything:  # read only by the loops
+            if region(s) not in ("fwd", "rev"):
+                counters -= set(_reads(s))
+        counters = {c for c in counters
+                    if sum(1 for s in self.before if isinstance(s, Eqn) and s.outs == (Var(c),)) == 1}
+
+        tapes = set()
+        for s in fwd_stmts:
+            if isinstance(s, Store) and s.op is None and s.index and s.index[0] in map(Var, counters):
+                tapes.add(s.target.name)
+            elif isinstance(s, Eqn) and s.prim == "tape_push":
+                tapes.add(s.ins[0].name)
+        for tape in list(tapes):
+            allocs = [s for s in everything if isinstance(s, Eqn) and any(o.name == tape for o in s.outs)]
+            if len(allocs) != 1 or id(allocs[0]) not in top_before or allocs[0].prim not in ("empty", "tape_new"):
+                tapes.discard(tape)
+                continue
+            for s in everything:
+                if s is allocs[0] or tape not in stmt_reads(s):
+                    continue
+                kind = region(s)
+                pushed = isinstance(s, Store) and s.target.name == tape and s.op is None and \
+                    s.index[0] in map(Var, counters) and s.value != Var(tape)
+                pushed = pushed or (isinstance(s, Eqn) and s.prim == "tape_push" and s.ins[0].name == tape)
+                popped = (isinstance(s, Eqn) and s.prim == "getitem" and s.ins[0].name == tape
+                          and s.params.get("index", ())[:1] in ((Var(c),) for c in counters)) or (
+                    isinstance(s, Eqn) and s.prim == "tape_pop" and s.ins[0].name == tape)
+                if not ((kind == "fwd" and pushed) or (kind == "rev" and popped)):
+                    tapes.discard(tape)
+                    break
+        self.tapes, self.counters = tapes, counters
+        # every tape store of the forward body must be one of these: anything else would be
+        # an array the copy writes, checked like the others
+        return True
+
+    # -----------------------------------------------------------------------------------------
+    # the copy
+
+    def _prune(self, copied: Block) -> None:
+        """Drop from the copy what neither the reversed body nor the tapes need."""
+        live = set(self.tapes) | set(self.counters)
+        for s in walk(self.rev.body):
+            live.update(stmt_reads(s))
+        links = _view_links(self.func)
+        groups = {name: _closure({name}, links) - {name} for name in links}
+        while _mark(copied, live, groups):
+            pass
+        _sweep(copied, live, groups)
+
+    def _independent(self, copied: Block) -> bool:
+        skip = self.tapes | self.counters | {self.fwd.var.name}
+        written = (written_names(copied.stmts) | written_names(self.rev.body.stmts)) - skip
+        links = _view_links(self.func)
+        if any(_closure({n}, links) != {n} for n in written if self._is_array(n)):
+            return False  # an array sharing memory with another: not followed
+        pushed_only, unchecked = self._pushed_only(copied), set()
+        for stmt, chain in _chains(copied):
+            names = _reads(stmt)
+            if self._is_push(stmt):  # the value pushed: see _pushed_only
+                names = [n for n in names if Var(n) != (stmt.value if isinstance(stmt, Store) else stmt.ins[1])]
+            if all(n in skip or n not in written or (
+                    _filled(self.func, n, chain) if self._is_array(n) else _covered(n, chain)) for n in names):
+                continue
+            if not (isinstance(stmt, Eqn) and stmt.outs and all(o.name in pushed_only for o in stmt.outs)):
+                return False
+            unchecked.update(o.name for o in stmt.outs)  # an old value read only to be pushed
+        # a variable set (unchecked) only to be pushed: the reversed body must not read the
+        # copy's value of it
+        for stmt, chain in _chains(self.rev.body):
+            if any(n in unchecked and not _covered(n, chain) for n in _reads(stmt)):
+                return False
+        self.written = written
+        return True
+
+    def _is_push(self, stmt) -> bool:
+        return (isinstance(stmt, Store) and stmt.target.name in self.tapes and stmt.op is None) or (
+            isinstance(stmt, Eqn) and stmt.prim == "tape_push" and stmt.ins[0].name in self.tapes)
+
+    def _pushed_only(self, copied: Block) -> set:
+        """Variables the copy reads only as the value of a tape push.
+
+        A push may save a value from before the iteration (the old value of an element about to
+        be overwritten, a rotated tape's previous value): the reversed body pops it back, and
+        reads what it restores only where the forward body read the variable, after writing it
+        (anything else fails the check on the copy's reads)."""
+        uses: dict = {}
+        for s in walk(copied):
+            value = (s.value if isinstance(s, Store) else s.ins[1]) if self._is_push(s) else None
+            index = [a.name for a in s.index if isinstance(a, Var)] if isinstance(s, Store) else []
+            for n in stmt_reads(s):
+                uses.setdefault(n, []).append(Var(n) == value and n not in index)
+        return {n for n, flags in uses.items() if all(flags)} - self.tapes - self.counters
+
+    def _unobserved(self, copied: Block) -> bool:
+        skip = self.tapes | self.counters
+        links = _view_links(self.func)
+        between_writes = _closure(written_names(self.between), links)
+        # what the copy reads and neither loop writes keeps the value the forward loop saw
+        free = {n for s in walk(copied) for n in _reads(s)} - self.written - skip - {self.fwd.var.name}
+        if free & between_writes:
+            return False
+        fwd_writes = (written_names(self.fwd.body.stmts) | {self.fwd.var.name}) - skip
+        fwd_writes = _closure(fwd_writes, links) - skip
+        results = {a.name for a in self.func.result_atoms() if isinstance(a, Var)}
+        rebound = assigned_names(self.fwd.body)
+        if _exposed(self.between, fwd_writes, rebound) or _exposed(self.after, fwd_writes, rebound) or \
+                fwd_writes & results:
+            return False
+        # a name both loops' copy writes and code between them rewrites: the reversed body must
+        # not read the value from between
+        return not _exposed(self.rev.body.stmts, fwd_writes & between_writes)
+
+    def _is_array(self, name: str) -> bool:
+        t = self.func.types.get(name)
+        return isinstance(t, ArrayType) and t.ndim > 0
+
+
+def _filled(func: Func, name: str, chain) -> bool:
+    """An earlier statement of a block around this place writes every element of ``name``."""
+    lengths = _lengths(func, name)
+    if lengths is None:
+        return False
+    for blk, pos in chain:
+        if any(_fills(s, name, lengths) for s in blk.stmts[:pos]):
+            return True
+    return False
+
+
+def _lengths(func: Func, name: str):
+    """The atoms giving the length of each axis of ``name`` when one ``zeros``/``empty`` of a
+    shape made of never-reassigned variables or constants allocates it; else None."""
+    defs = [s for s in walk(func.body) if isinstance(s, Eqn) and any(o.name == name for o in s.outs)]
+    if len(defs) != 1 or defs[0].prim not in _ALLOC or name in {p.name for p in func.params}:
+        return None
+    shape = defs[0].ins[0]
+    if isinstance(shape, Const) or isinstance(func.types.get(shape.name), ArrayType):
+        atoms = (shape,)
+    else:
+        tup = [s for s in walk(func.body) if isinstance(s, Eqn) and s.outs == (shape,)]
+        if len(tup) != 1 or tup[0].prim != "tuple":
+            return None
+        atoms = tup[0].ins
+    counts = {}
+    for s in walk(func.body):
+        for v in (s.outs if isinstance(s, Eqn) else (s.var,) if isinstance(s, For) else ()):
+            counts[v.name] = counts.get(v.name, 0) + 1
+    params = {p.name for p in func.params}
+    if any(isinstance(a, Var) and counts.get(a.name, 0) + (a.name in params) != 1 for a in atoms):
+        return None
+    return tuple(atoms)
+
+
+def _fills(stmt, name: str, lengths: tuple, depth: int = 0, loop_vars: tuple = ()) -> bool:
+    """``stmt`` is a nest of loops over the whole of each axis storing into every element."""
+    if not isinstance(stmt, For) or depth >= len(lengths):
+        return False
+    if stmt.start != Const(0) or stmt.step != Const(1) or stmt.stop != lengths[depth]:
+        return False
+    loop_vars = loop_vars + (stmt.var,)
+    if any(v in loop_vars for s in walk(stmt.body) for v in (s.outs if isinstance(s, Eqn) else ())):
+        return False
+    for s in stmt.body.stmts:
+        if depth == len(lengths) - 1 and isinstance(s, Store) and s.target.name == name and s.op is None \
+                and tuple(s.index) == loop_vars:
+            return True
+        if depth < len(lengths) - 1 and _fills(s, name, lengths, depth + 1, loop_vars):
+            return True
+    return False
