@@ -69,7 +69,7 @@ from .ir import (
     written_names,
 )
 from .linear_hoist import _chains, _covered
-from .passes import _closure, _mark, _sweep, _view_links
+from .passes import EFFECT_PRIMS, _closure, _mark, _sweep, _view_links
 from .types import ArrayType
 
 # Statements reading an array only for its shape or type: they see the same array whatever its contents.
@@ -197,16 +197,29 @@ class _Fusion:
             return False
         if not self._find_tapes():
             return False
+        # sums the code after the loop reads (the value, for value_and_grad): the copy adds
+        # into them, and what reads them moves after the reversed loop
+        self.sums = _sums(self.fwd.body) - self.tapes - self.counters
+        rev_reads = {n for s in walk(self.rev.body) for n in stmt_reads(s)}
+        results = {a.name for a in self.func.result_atoms() if isinstance(a, Var)}
+        self.sums = {v for v in self.sums if v not in rev_reads and (
+            v in results or _exposed(self.between, {v}) or _exposed(self.after, {v}))}
         copied = Block(copy.deepcopy(self.fwd.body.stmts))
         # the whole forward body is checked: the reversed body mirrors its reads, also those of
         # statements the copy then drops (a sum's terms read from a scratch array)
         if not self._independent(copied):
             return False
         self._prune(copied)
-        if not self._unobserved(copied):
+        moved = self._unobserved(copied)
+        if moved is None:
             return False
         self.rev.body.stmts[:0] = copied.stmts
-        del self.func.body.stmts[self.a]
+        body = self.func.body.stmts
+        del body[self.a]
+        for stmt in moved:
+            del body[_index(self.func.body, stmt)]
+        k = _index(self.func.body, self.rev) + 1
+        body[k:k] = moved
         return True
 
     # -----------------------------------------------------------------------------------------
@@ -276,7 +289,7 @@ class _Fusion:
 
     def _prune(self, copied: Block) -> None:
         """Drop from the copy what neither the reversed body nor the tapes need."""
-        live = set(self.tapes) | set(self.counters)
+        live = set(self.tapes) | set(self.counters) | set(self.sums)
         for s in walk(self.rev.body):
             live.update(stmt_reads(s))
         links = _view_links(self.func)
@@ -286,7 +299,7 @@ class _Fusion:
         _sweep(copied, live, groups)
 
     def _independent(self, copied: Block) -> bool:
-        skip = self.tapes | self.counters | {self.fwd.var.name}
+        skip = self.tapes | self.counters | {self.fwd.var.name} | self.sums
         written = (written_names(copied.stmts) | written_names(self.rev.body.stmts)) - skip
         links = _view_links(self.func)
         if any(_closure({n}, links) != {n} for n in written if self._is_array(n)):
@@ -329,24 +342,55 @@ class _Fusion:
                 uses.setdefault(n, []).append(Var(n) == value and n not in index)
         return {n for n, flags in uses.items() if all(flags)} - self.tapes - self.counters
 
-    def _unobserved(self, copied: Block) -> bool:
+    def _unobserved(self, copied: Block):
+        """None when code outside the loops could see the difference; else the statements
+        between the loops that read the sums (to be moved after the reversed loop)."""
         skip = self.tapes | self.counters
         links = _view_links(self.func)
-        between_writes = _closure(written_names(self.between), links)
+        moved = self._readers_of_sums(copied)
+        if moved is None:
+            return None
+        between = [s for s in self.between if not any(s is m for m in moved)]
+        between_writes = _closure(written_names(between), links)
         # what the copy reads and neither loop writes keeps the value the forward loop saw
         free = {n for s in walk(copied) for n in _reads(s)} - self.written - skip - {self.fwd.var.name}
         if free & between_writes:
-            return False
+            return None
         fwd_writes = (written_names(self.fwd.body.stmts) | {self.fwd.var.name}) - skip
-        fwd_writes = _closure(fwd_writes, links) - skip
+        fwd_writes = _closure(fwd_writes, links) - skip - self.sums
         results = {a.name for a in self.func.result_atoms() if isinstance(a, Var)}
         rebound = assigned_names(self.fwd.body)
-        if _exposed(self.between, fwd_writes, rebound) or _exposed(self.after, fwd_writes, rebound) or \
+        if _exposed(between, fwd_writes, rebound) or _exposed(moved + self.after, fwd_writes, rebound) or \
                 fwd_writes & results:
-            return False
+            return None
         # a name both loops' copy writes and code between them rewrites: the reversed body must
         # not read the value from between
-        return not _exposed(self.rev.body.stmts, fwd_writes & between_writes)
+        return None if _exposed(self.rev.body.stmts, fwd_writes & between_writes) else moved
+
+    def _readers_of_sums(self, copied: Block):
+        """The statements between the loops that compute from the sums (plain equations, read
+        by nothing but each other, the code after the reversed loop and the result), or None
+        when they cannot move after the reversed loop unchanged."""
+        tainted, moved = set(self.sums), []
+        for pos, s in enumerate(self.between):
+            if not {n for x in walk(Block([s])) for n in stmt_reads(x)} & tainted:
+                continue
+            if not isinstance(s, Eqn) or s.prim in EFFECT_PRIMS:
+                return None
+            moved.append((pos, s))
+            tainted.update(o.name for o in s.outs)
+        loops = written_names(copied.stmts) | written_names(self.rev.body.stmts)
+        rev_reads = {n for s in walk(self.rev.body) for n in stmt_reads(s)}
+        if tainted & (loops - self.sums) or (tainted - self.sums) & rev_reads:
+            return None
+        stays = [(pos, s) for pos, s in enumerate(self.between) if not any(s is m for _, m in moved)]
+        if tainted & written_names([s for _, s in stays]):
+            return None
+        for pos, s in moved:  # what each reads keeps its value until after the reversed loop
+            later = written_names([x for q, x in stays if q > pos])
+            if (set(stmt_reads(s)) - tainted) & (later | loops):
+                return None
+        return [s for _, s in moved]
 
     def _is_array(self, name: str) -> bool:
         t = self.func.types.get(name)

@@ -273,13 +273,29 @@ def test_matches_the_gradient_without_the_rewrite(f, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-def test_value_and_grad_keeps_the_forward_loop():
-    """The value needs the forward loop's sum: the loop stays, the numbers are right."""
+@pytest.mark.parametrize("backend", ["python", "cpu"])
+def test_value_and_grad(backend):
+    """The value needs the forward loop's sum: each copy adds its point's term into it (in the
+    reversed loop's order: the value changes by rounding only), and the statements computing
+    the value from it move after the reversed loop."""
     args = _inputs(seed=2)
-    value, grads = sg.value_and_grad(mixture, argnums=(0, 1), backend="cpu")(*args)
-    assert value == pytest.approx(mixture(*args), rel=1e-12)
-    for a, b in zip(grads, sg.grad(mixture, argnums=(0, 1), backend="cpu")(*args)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    vg = sg.value_and_grad(mixture, argnums=(0, 1), backend=backend)
+    value, grads = vg(*args)
+    assert _loops(vg.source_for(*args), "i") == 0
+    assert value == pytest.approx(mixture(*args), rel=1e-13)
+    for a, b in zip(grads, sg.grad(mixture, argnums=(0, 1), backend=backend)(*args)):
+        np.testing.assert_array_equal(a, b)
+    # the sum's cotangent needs the sum before the reversed loop: two sweeps, right numbers
+    vg = sg.value_and_grad(nonlinear_after, argnums=(0, 1), backend=backend)
+    value, grads = vg(*args)
+    assert _loops(vg.source_for(*args), "i") == 1
+    assert value == pytest.approx(nonlinear_after(*args), rel=1e-13)
+    check_grad(nonlinear_after, *args, argnums=(0, 1), backend=backend)
+    # the value reads another of the loop's values: two sweeps
+    vg = sg.value_and_grad(read_after, argnums=(0, 1), backend=backend)
+    value, _ = vg(*args)
+    assert _loops(vg.source_for(*args), "i") == 1
+    assert value == pytest.approx(read_after(*args), rel=1e-13)
 
 
 def test_float32():
