@@ -1,10 +1,10 @@
 """srcgrad's gradient of loop programs against hand-written numba adjoints, in one process.
 
-    python -m benchmarks.loops_vs_hand [--gmm-n 1k,10k] [--repeat 30]
+    python -m benchmarks.loops_vs_hand [--gmm-n 1k,10k,10k-K25] [--repeat 30]
 
 Prints the best-of-N time per call (after a warm-up call that compiles) for: Rosenbrock as a
 loop, n=10^6 (srcgrad, the hand adjoint with a forward sweep, the hand-fused single loop); the
-damped oscillator with Euler steps, T=10^4; ADBench GMM d=10 K=25 n=1k (and K=5 n=10k), when the
+damped oscillator with Euler steps, T=10^4; ADBench GMM d=10 K=25 n=1k (and K=5 n=10k, K=25 n=10k), when the
 data folder is present.  Also checks that a second call with a fresh 10^6-element input
 compiles nothing (the dispatcher's signature count stays the same).
 """
@@ -70,10 +70,16 @@ def gmm_case(n_label, repeat):
     if data.adbench_dir() is None:
         print(f"GMM {n_label}: ADBench data folder not found ({data.default_adbench_path()})")
         return
-    name = "gmm_d10_K25.txt" if n_label == "1k" else "gmm_d10_K5.txt"  # no K=25 file at 10k
-    g = data.read_gmm(f"data/gmm/{n_label}/{name}")
-    args = (g.alphas, g.means, g.icf, g.x, g.wishart_gamma, g.wishart_m)
-    print(f"ADBench GMM d=10 K={g.k} n={g.x.shape[0]}")
+    if n_label == "10k-K25":  # the issue's size: no ADBench file, so 1k K=25's parameters, 10k points
+        from benchmarks.workloads.adbench_gmm import MIXED
+
+        g, x = data.read_gmm(MIXED[0]), data.read_gmm(MIXED[1]).x
+    else:
+        name = "gmm_d10_K25.txt" if n_label == "1k" else "gmm_d10_K5.txt"  # no K=25 file at 10k
+        g = data.read_gmm(f"data/gmm/{n_label}/{name}")
+        x = g.x
+    args = (g.alphas, g.means, g.icf, x, g.wishart_gamma, g.wishart_m)
+    print(f"ADBench GMM d=10 K={g.k} n={x.shape[0]}")
     vg = sg.value_and_grad(gmm.gmm_objective_loops, argnums=(0, 1, 2))
     t0 = time.perf_counter()
     v, grads = vg(*args)
@@ -95,7 +101,7 @@ def gmm_case(n_label, repeat):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=30)
-    p.add_argument("--gmm-n", default="1k", help="comma-separated: 1k,10k ('' to skip)")
+    p.add_argument("--gmm-n", default="1k", help="comma-separated: 1k,10k,10k-K25 ('' to skip)")
     a = p.parse_args(argv)
     rosenbrock(a.repeat)
     oscillator(a.repeat)
