@@ -64,6 +64,7 @@ from .ir import (
     While,
     assigned_names,
     child_blocks,
+    stmt_defs,
     stmt_reads,
     walk,
     written_names,
@@ -122,35 +123,38 @@ def _independent_primal(primal: Func, loop: For) -> bool:
 
 
 def _sums(body: Block) -> set:
-    """Variables the body reads only in ``t = v + e`` / ``t = v - e`` with ``t`` read only by
-    ``v = t``, and assigns only that way: what one iteration adds, the next does not read."""
+    """Variables the body reads only in ``t = v + e`` / ``t = v - e`` whose ``t`` is read only by
+    ``v = t``, and assigns only that way: no running value of ``v`` reaches anything but ``v``
+    itself, so what one iteration adds, no iteration reads."""
     stmts = list(walk(body))
     reads: dict = {}
+    defs: dict = {}
     for s in stmts:
         for n in stmt_reads(s):
             reads.setdefault(n, []).append(s)
+        for v in stmt_defs(s):
+            defs.setdefault(v.name, []).append(s)
     out = set()
-    for s in stmts:
-        if not (isinstance(s, Eqn) and s.prim == "copy" and isinstance(s.ins[0], Var)):
+    for v, vdefs in defs.items():
+        if not all(isinstance(d, Eqn) and d.prim == "copy" and isinstance(d.ins[0], Var) for d in vdefs):
             continue
-        v, t = s.outs[0].name, s.ins[0].name
-        defs_t = [x for x in stmts if isinstance(x, Eqn) and any(o.name == t for o in x.outs)]
-        if len(defs_t) != 1 or reads.get(t, []) != [s]:
+        adds = reads.get(v, [])
+        if not adds or not all(_adds_back(a, v, reads, defs) for a in adds):
             continue
-        add = defs_t[0]
-        if not (add.prim == "add" and Var(v) in add.ins) and not (add.prim == "sub" and add.ins[0] == Var(v)):
-            continue
-        out.add(v)
-    for v in list(out):  # every read an addition of this kind, every assignment its copy back
-        adds = [x for x in stmts if isinstance(x, Eqn) and x.prim in ("add", "sub") and Var(v) in x.ins]
-        copies = [x for x in stmts if isinstance(x, Eqn) and any(o.name == v for o in x.outs)]
-        ok = all(r in adds for r in reads.get(v, [])) and all(
-            c.prim == "copy" and isinstance(c.ins[0], Var) and any(c.ins[0] in a.outs for a in adds) for c in copies)
-        ok = ok and all(a.ins.count(Var(v)) == 1 and (a.prim == "add" or a.ins[0] == Var(v)) and
-                        len(reads.get(a.outs[0].name, [])) == 1 for a in adds)
-        if not ok:
-            out.discard(v)
+        if all(any(d.ins[0] == a.outs[0] for a in adds) for d in vdefs):
+            out.add(v)
     return out
+
+
+def _adds_back(stmt, v: str, reads: dict, defs: dict) -> bool:
+    """``stmt`` is ``t = v + e`` or ``t = v - e`` (``v`` once) and only ``v = t`` reads ``t``."""
+    if not (isinstance(stmt, Eqn) and len(stmt.outs) == 1 and stmt.ins.count(Var(v)) == 1 and
+            (stmt.prim == "add" or (stmt.prim == "sub" and stmt.ins[0] == Var(v)))):
+        return False
+    t = stmt.outs[0].name
+    readers = reads.get(t, [])
+    return len(defs.get(t, [])) == 1 and len(readers) == 1 and isinstance(readers[0], Eqn) and \
+        readers[0].prim == "copy" and readers[0].outs == (Var(v),)
 
 
 def _index(block: Block, stmt) -> int:

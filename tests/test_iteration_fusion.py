@@ -146,6 +146,51 @@ def fresh_scratch(m, w, x):
     return total
 
 
+def chained_sums(m, w, x):
+    """s adds s2's running value: s2 is not a sum whose partial values nobody reads (found by
+    fuzzing: both counted as sums, the copy added s2 in reversed order, d/dm[0, 0] came out
+    wrong)."""
+    n = x.shape[0]
+    s = 0.0
+    s2 = 0.0
+    for i in range(n):
+        s2 += x[i, 0] * w[0, 0]
+        s += s2
+    return (s + s2) * m[0, 0]
+
+
+def running_sum(m, w, x):
+    """The running sum is read by each point's term (found by fuzzing: a wrong value)."""
+    n = x.shape[0]
+    d = x.shape[1]
+    cum = 0.0
+    total = 0.0
+    for i in range(n):
+        p = 0.0
+        for j in range(d):
+            p += x[i, j] * w[0, j]
+        cum += p
+        total += cum * m[0, 0] + p * p
+    return total + cum
+
+
+def sum_into_array(m, w, x):
+    """A sum's running value stored into a scratch array each point (found by fuzzing)."""
+    n = x.shape[0]
+    d = x.shape[1]
+    buf = np.zeros(d)
+    s = 0.0
+    total = 0.0
+    for i in range(n):
+        for j in range(d):
+            buf[j] = x[i, j] * w[0, j]
+        buf[0] = s + x[i, 0] * m[0, 0]
+        s += x[i, 1] * m[0, 1]
+        for j in range(d):
+            total += buf[j] * buf[j]
+    return total + s
+
+
 def branch_set(m, w, x):
     """t is set only when the point's first coordinate is positive: else the last point's t."""
     n = x.shape[0]
@@ -210,8 +255,8 @@ def nonlinear_after(m, w, x):
 
 
 FUSED = [mixture, overwrites, grid_rows]
-KEPT = [partly_filled, conditional_fill, read_before_set, fresh_scratch, branch_set, accumulating, recurrence,
-        read_after, nonlinear_after]
+KEPT = [partly_filled, conditional_fill, read_before_set, fresh_scratch, chained_sums, running_sum, sum_into_array,
+        branch_set, accumulating, recurrence, read_after, nonlinear_after]
 
 
 def _inputs(n=5, d=3, kk=3, seed=0):
@@ -291,11 +336,15 @@ def test_value_and_grad(backend):
     assert _loops(vg.source_for(*args), "i") == 1
     assert value == pytest.approx(nonlinear_after(*args), rel=1e-13)
     check_grad(nonlinear_after, *args, argnums=(0, 1), backend=backend)
-    # the value reads another of the loop's values: two sweeps
-    vg = sg.value_and_grad(read_after, argnums=(0, 1), backend=backend)
-    value, _ = vg(*args)
-    assert _loops(vg.source_for(*args), "i") == 1
-    assert value == pytest.approx(read_after(*args), rel=1e-13)
+    # the value reads another of the loop's values, or a sum's running value reaches more
+    # than the sum: two sweeps
+    for f in (read_after, chained_sums, running_sum, sum_into_array):
+        vg = sg.value_and_grad(f, argnums=(0, 1), backend=backend)
+        value, grads = vg(*args)
+        assert _loops(vg.source_for(*args), "i") == 1, f.__name__
+        assert value == pytest.approx(f(*args), rel=1e-13)
+        for a, b in zip(grads, sg.grad(f, argnums=(0, 1), backend=backend)(*args)):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
 
 
 def test_float32():
