@@ -25,26 +25,35 @@ keeps its order, so the adjoint's own state (accumulated cotangents) evolves as 
 What is checked (anything else leaves the loop alone):
 
 * the loops: the forward loop and its reversed twin stand in the function's top-level block
-  (their (line, variable) pair occurs exactly twice in the function); neither holds a
-  ``while``, ``break`` or ``continue``;
-* the tapes: arrays allocated before the forward loop, stored into at a counter position only in
-  its body and read only in the reversed body, with counters set to 0 before the forward loop and
-  changed only by ``+ 1`` in the forward body and ``- 1`` in the reversed one; list tapes pushed
-  only in the forward body and popped only in the reversed one;
-* independence: in the copy (after dropping what neither the reversed body nor the tapes need,
-  e.g. an accumulator such as the objective's sum), every read of a variable or array that the
-  copy or the reversed body writes is of a value written earlier in the same iteration: a
-  variable assigned unconditionally before the read (or a loop variable around it), an array
-  filled completely before the read (a loop ``for j in range(0, n, 1): a[j] = ...`` over its
-  whole length, or two nested ones for a 2-D array).  The only exception is a value read just to
-  be pushed on a tape (the old value of an element about to be overwritten): its restored value
-  is read by nothing in the reversed body that the copy has not written first;
+  (their (line, variable) pair occurs exactly twice there, and once in the user's function);
+  neither holds a ``while``, ``break`` or ``continue``;
+* independence, on the user's loop: every read of a variable or array the body writes is of a
+  value written earlier in the same iteration: a variable assigned unconditionally before the
+  read (or a loop variable around it), an array filled completely before the read (a loop
+  ``for j in range(0, n, 1): a[j] = ...`` over its allocated length, or two nested ones for a
+  2-D array).  Sums aside: a variable read only by ``t = s + e`` (or ``s - e``) with ``t`` read
+  only by ``s = t``.  Checked on the user's loop because the generated forward loop has lost the
+  statements whose values only the adjoint's recomputations use, and the reversed loop still
+  reads what they read;
+* the tapes: at least one; arrays allocated before the forward loop, stored into at a counter
+  position only in its body and read only in the reversed body, with counters set to 0 before
+  the forward loop and changed only by ``+ 1`` in the forward body and ``- 1`` in the reversed
+  one; list tapes pushed only in the forward body and popped only in the reversed one.  (Without
+  a tape the forward loop is there only for a value, and left alone it may vectorise.);
+* the same independence on the generated forward body, where a value may also be read just to
+  be pushed on a tape (the old value of an element about to be overwritten): the reversed body
+  must not read the copy's value of such a variable;
 * nothing else sees the difference: what the copy reads and neither loop writes is not written
   between the two loops; no variable or array the forward loop writes is read after it except by
-  the reversed loop (so deleting it changes nothing else), and none written between the loops is
-  read by the reversed body before it writes it.
+  the reversed loop (so deleting it changes nothing else), an array's shape included when the
+  loop allocates it anew; none written between the loops is read by the reversed body before it
+  writes it.  Sums read after the loop (the value of a ``value_and_grad``) stay in the copy,
+  which adds the terms in the reversed loop's order, and the equations between the loops that
+  compute from them move after the reversed loop (when nothing else reads them and what they
+  read keeps its value until then).
 
-The result is the same arithmetic in the same order; only the memory holding the tapes changes.
+The gradient is the same arithmetic in the same order (bit-identical); a value summed in the
+copy changes by rounding only.
 """
 
 from __future__ import annotations
@@ -70,7 +79,7 @@ from .ir import (
     written_names,
 )
 from .linear_hoist import _chains, _covered
-from .passes import EFFECT_PRIMS, _closure, _mark, _sweep, _view_links
+from .passes import EFFECT_PRIMS, INPLACE_PRIMS, _closure, _mark, _sweep, _view_links
 from .types import ArrayType
 
 # Statements reading an array only for its shape or type: they see the same array whatever its contents.
@@ -199,7 +208,8 @@ class _Fusion:
                 isinstance(s, Eqn) and s.prim in ("restore", "restore_item"))
                 for loop in (self.fwd, self.rev) for s in walk(loop.body)):
             return False
-        if not self._find_tapes() or not self.tapes:
+        self._find_tapes()
+        if not self.tapes:
             # no tape: the forward loop is there only for the value (value_and_grad), and left
             # alone it may vectorise; folded into the adjoint's loop, its sum serialises that loop
             # (Rosenbrock's value_and_grad at 10⁶: 1.54 -> 1.91 ms, measured)
@@ -233,7 +243,9 @@ class _Fusion:
     # -----------------------------------------------------------------------------------------
     # tapes
 
-    def _find_tapes(self) -> bool:
+    def _find_tapes(self) -> None:
+        """Sets ``tapes`` and ``counters``: the arrays (and lists) only the forward body pushes
+        onto and only the reversed body pops from, and their positions."""
         fwd_stmts, rev_stmts = list(walk(self.fwd.body)), list(walk(self.rev.body))
         fwd_ids, rev_ids = {id(s) for s in fwd_stmts}, {id(s) for s in rev_stmts}
         before_ids = {id(s) for s in walk(Block(self.before))}
@@ -287,10 +299,8 @@ class _Fusion:
                 if not ((kind == "fwd" and pushed) or (kind == "rev" and popped)):
                     tapes.discard(tape)
                     break
+        # (a store of the forward body into anything else is a write of the copy, checked as such)
         self.tapes, self.counters = tapes, counters
-        # every tape store of the forward body must be one of these: anything else would be
-        # an array the copy writes, checked like the others
-        return True
 
     # -----------------------------------------------------------------------------------------
     # the copy
@@ -383,7 +393,7 @@ class _Fusion:
         for pos, s in enumerate(self.between):
             if not {n for x in walk(Block([s])) for n in stmt_reads(x)} & tainted:
                 continue
-            if not isinstance(s, Eqn) or s.prim in EFFECT_PRIMS:
+            if not isinstance(s, Eqn) or s.prim in EFFECT_PRIMS | INPLACE_PRIMS:
                 return None
             moved.append((pos, s))
             tainted.update(o.name for o in s.outs)
