@@ -73,13 +73,14 @@ from .ir import (
     While,
     assigned_names,
     child_blocks,
+    position,
     stmt_defs,
     stmt_reads,
     walk,
     written_names,
 )
 from .linear_hoist import _chains, _covered
-from .passes import EFFECT_PRIMS, INPLACE_PRIMS, _closure, _mark, _sweep, _view_links
+from .passes import EFFECT_PRIMS, INPLACE_PRIMS, _closure, _def_counts, _mark, _sweep, _view_links
 from .types import ArrayType
 
 # Statements reading an array only for its shape or type: they see the same array whatever its contents.
@@ -124,9 +125,7 @@ def _independent_primal(primal: Func, loop: For) -> bool:
         for name in _reads(stmt):
             if name not in written or name in sums:
                 continue
-            t = primal.types.get(name)
-            array = isinstance(t, ArrayType) and t.ndim > 0
-            if not (_filled(primal, name, chain) if array else _covered(name, chain)):
+            if not (_filled(primal, name, chain) if _is_array(primal, name) else _covered(name, chain)):
                 return False
     return True
 
@@ -166,10 +165,6 @@ def _adds_back(stmt, v: str, reads: dict, defs: dict) -> bool:
         readers[0].prim == "copy" and readers[0].outs == (Var(v),)
 
 
-def _index(block: Block, stmt) -> int:
-    return next(k for k, s in enumerate(block.stmts) if s is stmt)
-
-
 def _reads(stmt, rebound=frozenset()) -> list:
     """Names ``stmt`` reads directly: a plain store does not read its target, and a statement
     that only looks at an array's shape does not read the array, unless ``rebound`` names it
@@ -200,8 +195,10 @@ class _Fusion:
     def __init__(self, func: Func, fwd: For, rev: For):
         self.func, self.fwd, self.rev = func, fwd, rev
         body = func.body.stmts
-        self.a, self.b = _index(func.body, fwd), _index(func.body, rev)
+        self.a, self.b = position(func.body, fwd), position(func.body, rev)
         self.before, self.between, self.after = body[:self.a], body[self.a + 1:self.b], body[self.b + 1:]
+        self.links = _view_links(func)
+        self.rev_reads = {n for s in walk(rev.body) for n in stmt_reads(s)}
 
     def run(self) -> bool:
         if self.a > self.b or any(isinstance(s, (While, Break, Continue)) or (
@@ -217,10 +214,9 @@ class _Fusion:
         # sums the code after the loop reads (the value, for value_and_grad): the copy adds
         # into them, and what reads them moves after the reversed loop
         self.sums = _sums(self.fwd.body) - self.tapes - self.counters
-        rev_reads = {n for s in walk(self.rev.body) for n in stmt_reads(s)}
         results = {a.name for a in self.func.result_atoms() if isinstance(a, Var)}
         rev_writes = written_names(self.rev.body.stmts)
-        self.sums = {v for v in self.sums if v not in rev_reads and v not in rev_writes and (
+        self.sums = {v for v in self.sums if v not in self.rev_reads and v not in rev_writes and (
             v in results or _exposed(self.between, {v}) or _exposed(self.after, {v}))}
         copied = Block(copy.deepcopy(self.fwd.body.stmts))
         # the whole forward body is checked: the reversed body mirrors its reads, also those of
@@ -235,8 +231,8 @@ class _Fusion:
         body = self.func.body.stmts
         del body[self.a]
         for stmt in moved:
-            del body[_index(self.func.body, stmt)]
-        k = _index(self.func.body, self.rev) + 1
+            del body[position(self.func.body, stmt)]
+        k = position(self.func.body, self.rev) + 1
         body[k:k] = moved
         return True
 
@@ -248,13 +244,12 @@ class _Fusion:
         onto and only the reversed body pops from, and their positions."""
         fwd_stmts, rev_stmts = list(walk(self.fwd.body)), list(walk(self.rev.body))
         fwd_ids, rev_ids = {id(s) for s in fwd_stmts}, {id(s) for s in rev_stmts}
-        before_ids = {id(s) for s in walk(Block(self.before))}
         top_before = {id(s) for s in self.before}
         everything = list(walk(self.func.body))
 
         def region(s):
             return "fwd" if id(s) in fwd_ids else "rev" if id(s) in rev_ids else (
-                "before" if id(s) in before_ids else "other")
+                "before" if id(s) in top_before else "other")
 
         counters = {s.outs[0].name for s in fwd_stmts if isinstance(s, Eqn) and s.prim == "add"
                     and s.ins == (s.outs[0], Const(1))}
@@ -264,7 +259,7 @@ class _Fusion:
                     continue
                 ok = {"fwd": s.prim == "add" and s.ins == (Var(v), Const(1)),
                       "rev": s.prim == "sub" and s.ins == (Var(v), Const(1)),
-                      "before": s.prim == "copy" and s.ins == (Const(0),) and id(s) in top_before}.get(region(s), False)
+                      "before": s.prim == "copy" and s.ins == (Const(0),)}.get(region(s), False)
                 if not ok:
                     counters.discard(v)
             if isinstance(s, For) and s.var.name in counters:
@@ -307,11 +302,8 @@ class _Fusion:
 
     def _prune(self, copied: Block) -> None:
         """Drop from the copy what neither the reversed body nor the tapes need."""
-        live = set(self.tapes) | set(self.counters) | set(self.sums)
-        for s in walk(self.rev.body):
-            live.update(stmt_reads(s))
-        links = _view_links(self.func)
-        groups = {name: _closure({name}, links) - {name} for name in links}
+        live = set(self.tapes) | set(self.counters) | set(self.sums) | self.rev_reads
+        groups = {name: _closure({name}, self.links) - {name} for name in self.links}
         while _mark(copied, live, groups):
             pass
         _sweep(copied, live, groups)
@@ -319,8 +311,7 @@ class _Fusion:
     def _independent(self, copied: Block) -> bool:
         skip = self.tapes | self.counters | {self.fwd.var.name} | self.sums
         written = (written_names(copied.stmts) | written_names(self.rev.body.stmts)) - skip
-        links = _view_links(self.func)
-        if any(_closure({n}, links) != {n} for n in written if self._is_array(n)):
+        if any(_closure({n}, self.links) != {n} for n in written if _is_array(self.func, n)):
             return False  # an array sharing memory with another: not followed
         pushed_only, unchecked = self._pushed_only(copied), set()
         for stmt, chain in _chains(copied):
@@ -328,7 +319,7 @@ class _Fusion:
             if self._is_push(stmt):  # the value pushed: see _pushed_only
                 names = [n for n in names if Var(n) != (stmt.value if isinstance(stmt, Store) else stmt.ins[1])]
             if all(n in skip or n not in written or (
-                    _filled(self.func, n, chain) if self._is_array(n) else _covered(n, chain)) for n in names):
+                    _filled(self.func, n, chain) if _is_array(self.func, n) else _covered(n, chain)) for n in names):
                 continue
             if not (isinstance(stmt, Eqn) and stmt.outs and all(o.name in pushed_only for o in stmt.outs)):
                 return False
@@ -364,18 +355,17 @@ class _Fusion:
         """None when code outside the loops could see the difference; else the statements
         between the loops that read the sums (to be moved after the reversed loop)."""
         skip = self.tapes | self.counters
-        links = _view_links(self.func)
         moved = self._readers_of_sums(copied)
         if moved is None:
             return None
         between = [s for s in self.between if not any(s is m for m in moved)]
-        between_writes = _closure(written_names(between), links)
+        between_writes = _closure(written_names(between), self.links)
         # what the copy reads and neither loop writes keeps the value the forward loop saw
         free = {n for s in walk(copied) for n in _reads(s)} - self.written - skip - {self.fwd.var.name}
         if free & between_writes:
             return None
         fwd_writes = (written_names(self.fwd.body.stmts) | {self.fwd.var.name}) - skip
-        fwd_writes = _closure(fwd_writes, links) - skip - self.sums
+        fwd_writes = _closure(fwd_writes, self.links) - skip - self.sums
         results = {a.name for a in self.func.result_atoms() if isinstance(a, Var)}
         rebound = assigned_names(self.fwd.body)
         if _exposed(between, fwd_writes, rebound) or _exposed(moved + self.after, fwd_writes, rebound) or \
@@ -398,8 +388,7 @@ class _Fusion:
             moved.append((pos, s))
             tainted.update(o.name for o in s.outs)
         loops = written_names(copied.stmts) | written_names(self.rev.body.stmts)
-        rev_reads = {n for s in walk(self.rev.body) for n in stmt_reads(s)}
-        if tainted & (loops - self.sums) or (tainted - self.sums) & rev_reads:
+        if tainted & (loops - self.sums) or (tainted - self.sums) & self.rev_reads:
             return None
         stays = [(pos, s) for pos, s in enumerate(self.between) if not any(s is m for _, m in moved)]
         if tainted & written_names([s for _, s in stays]):
@@ -410,9 +399,11 @@ class _Fusion:
                 return None
         return [s for _, s in moved]
 
-    def _is_array(self, name: str) -> bool:
-        t = self.func.types.get(name)
-        return isinstance(t, ArrayType) and t.ndim > 0
+
+
+def _is_array(func: Func, name: str) -> bool:
+    t = func.types.get(name)
+    return isinstance(t, ArrayType) and t.ndim > 0
 
 
 def _filled(func: Func, name: str, chain) -> bool:
@@ -440,12 +431,8 @@ def _lengths(func: Func, name: str):
         if len(tup) != 1 or tup[0].prim != "tuple":
             return None
         atoms = tup[0].ins
-    counts = {}
-    for s in walk(func.body):
-        for v in (s.outs if isinstance(s, Eqn) else (s.var,) if isinstance(s, For) else ()):
-            counts[v.name] = counts.get(v.name, 0) + 1
-    params = {p.name for p in func.params}
-    if any(isinstance(a, Var) and counts.get(a.name, 0) + (a.name in params) != 1 for a in atoms):
+    counts = _def_counts(func)
+    if any(isinstance(a, Var) and counts.get(a.name, 0) != 1 for a in atoms):
         return None
     return tuple(atoms)
 
